@@ -1,0 +1,207 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Activation is an elementwise nonlinearity.
+type Activation int
+
+const (
+	Linear  Activation = iota // identity: f(x) = x
+	ReLU                      // f(x) = max(x, 0); f'(0) = 0
+	Sigmoid                   // f(x) = 1 / (1 + e^−x)
+	Tanh                      // f(x) = tanh x
+)
+
+func (a Activation) String() string {
+	switch a {
+	case Linear:
+		return "Linear"
+	case ReLU:
+		return "ReLU"
+	case Sigmoid:
+		return "Sigmoid"
+	case Tanh:
+		return "Tanh"
+	}
+	return fmt.Sprintf("Activation(%d)", int(a))
+}
+
+func (a Activation) valid() bool { return a >= Linear && a <= Tanh }
+
+// Activate returns f(x) elementwise, for x of any shape. Linear returns x
+// itself. The gradient is computed from the output: ReLU′ = [y > 0],
+// σ′ = y(1 − y), tanh′ = 1 − y².
+func Activate(x *G.Node, a Activation) (*G.Node, error) {
+	if !a.valid() {
+		return nil, errors.Errorf("ops.Activate: unknown activation %d", int(a))
+	}
+	if a == Linear {
+		return x, nil
+	}
+	return G.ApplyOp(newActOp(a, x.Shape()), x)
+}
+
+// elementwise grain: below this many elements a loop runs on one goroutine.
+const ewGrain = 1 << 15
+
+func newActOp(a Activation, shape tensor.Shape) *kernelOp {
+	return &kernelOp{
+		name: fmt.Sprintf("%v{%v}", a, shape),
+		in:   []tensor.Shape{shape.Clone()},
+		out:  shape.Clone(),
+		f32:  func(out []float32, in [][]float32, _ *float64) { activate(a, in[0], out) },
+		f64:  func(out []float64, in [][]float64, _ *float64) { activate(a, in[0], out) },
+		grad: []gradStep{{newOp: func() *kernelOp { return newActGradOp(a, shape) }, args: []int{argOut, argGrad}, input: 0}},
+		wrt:  []bool{true},
+	}
+}
+
+// newActGradOp computes dx = dy ⊙ f′ from the activation's output y and dy.
+func newActGradOp(a Activation, shape tensor.Shape) *kernelOp {
+	return &kernelOp{
+		name: fmt.Sprintf("%vGrad{%v}", a, shape),
+		in:   []tensor.Shape{shape.Clone(), shape.Clone()},
+		out:  shape.Clone(),
+		f32:  func(out []float32, in [][]float32, _ *float64) { activateGrad(a, in[0], in[1], out) },
+		f64:  func(out []float64, in [][]float64, _ *float64) { activateGrad(a, in[0], in[1], out) },
+	}
+}
+
+// activate sets y = f(x); x and y may be the same slice.
+func activate[T Float](a Activation, x, y []T) {
+	parallelFor(len(x), ewGrain, func(_, lo, hi int) {
+		xs, ys := x[lo:hi], y[lo:hi]
+		switch a {
+		case Linear:
+			copy(ys, xs)
+		case ReLU:
+			for i, v := range xs {
+				if v > 0 {
+					ys[i] = v
+				} else {
+					ys[i] = 0
+				}
+			}
+		case Sigmoid:
+			for i, v := range xs {
+				ys[i] = sigmoid(v)
+			}
+		case Tanh:
+			for i, v := range xs {
+				ys[i] = T(math.Tanh(float64(v)))
+			}
+		}
+	})
+}
+
+// sigmoid is 1/(1+e^−x), computed without overflow for large |x|.
+func sigmoid[T Float](x T) T {
+	if x >= 0 {
+		return T(1 / (1 + math.Exp(-float64(x))))
+	}
+	e := math.Exp(float64(x))
+	return T(e / (1 + e))
+}
+
+// activateGrad sets dx = dy ⊙ f′ given the output y.
+func activateGrad[T Float](a Activation, y, dy, dx []T) {
+	parallelFor(len(y), ewGrain, func(_, lo, hi int) {
+		ys, dys, dxs := y[lo:hi], dy[lo:hi], dx[lo:hi]
+		switch a {
+		case Linear:
+			copy(dxs, dys)
+		case ReLU:
+			for i, v := range ys {
+				if v > 0 {
+					dxs[i] = dys[i]
+				} else {
+					dxs[i] = 0
+				}
+			}
+		case Sigmoid:
+			for i, v := range ys {
+				dxs[i] = dys[i] * v * (1 - v)
+			}
+		case Tanh:
+			for i, v := range ys {
+				dxs[i] = dys[i] * (1 - v*v)
+			}
+		}
+	})
+}
+
+// Softmax returns the softmax of each row of x (N, K): y[n,k] = e^x[n,k] / Σ_j e^x[n,j].
+// For training a classifier use SoftmaxCrossEntropy on the logits instead,
+// which is exact where the softmax underflows.
+func Softmax(x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	if len(s) != 2 {
+		return nil, errors.Errorf("ops.Softmax: input has shape %v, want (N, K)", s)
+	}
+	return G.ApplyOp(newSoftmaxOp(s), x)
+}
+
+func newSoftmaxOp(shape tensor.Shape) *kernelOp {
+	k := shape[1]
+	return &kernelOp{
+		name: fmt.Sprintf("Softmax{%v}", shape),
+		in:   []tensor.Shape{shape.Clone()},
+		out:  shape.Clone(),
+		f32:  func(out []float32, in [][]float32, _ *float64) { softmaxRows(in[0], out, k) },
+		f64:  func(out []float64, in [][]float64, _ *float64) { softmaxRows(in[0], out, k) },
+		grad: []gradStep{{newOp: func() *kernelOp { return newSoftmaxGradOp(shape) }, args: []int{argOut, argGrad}, input: 0}},
+		wrt:  []bool{true},
+	}
+}
+
+// newSoftmaxGradOp computes dx = y ⊙ (dy − Σ_k dy_k y_k) per row.
+func newSoftmaxGradOp(shape tensor.Shape) *kernelOp {
+	k := shape[1]
+	return &kernelOp{
+		name: fmt.Sprintf("SoftmaxGrad{%v}", shape),
+		in:   []tensor.Shape{shape.Clone(), shape.Clone()},
+		out:  shape.Clone(),
+		f32:  func(out []float32, in [][]float32, _ *float64) { softmaxGrad(in[0], in[1], out, k) },
+		f64:  func(out []float64, in [][]float64, _ *float64) { softmaxGrad(in[0], in[1], out, k) },
+	}
+}
+
+// softmaxRows writes the softmax of each k-element row of x into y.
+func softmaxRows[T Float](x, y []T, k int) {
+	for r := 0; r+k <= len(x); r += k {
+		row, out := x[r:r+k], y[r:r+k]
+		m := row[0]
+		for _, v := range row {
+			m = max(m, v)
+		}
+		var s float64
+		for i, v := range row {
+			e := math.Exp(float64(v - m))
+			out[i] = T(e)
+			s += e
+		}
+		inv := T(1 / s)
+		for i := range out {
+			out[i] *= inv
+		}
+	}
+}
+
+func softmaxGrad[T Float](y, dy, dx []T, k int) {
+	for r := 0; r+k <= len(y); r += k {
+		var dot float64
+		for i, v := range y[r : r+k] {
+			dot += float64(v) * float64(dy[r+i])
+		}
+		for i, v := range y[r : r+k] {
+			dx[r+i] = v * (dy[r+i] - T(dot))
+		}
+	}
+}

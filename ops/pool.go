@@ -1,0 +1,335 @@
+package ops
+
+import (
+	"fmt"
+	"hash"
+	"io"
+	"math"
+
+	"github.com/chewxy/hm"
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// PoolKind selects the reduction a pooling window applies.
+type PoolKind int
+
+const (
+	// MaxPool takes the largest cell of each window.
+	MaxPool PoolKind = iota
+	// AvgPool takes the mean of each window.
+	AvgPool
+)
+
+func (k PoolKind) String() string {
+	if k == MaxPool {
+		return "MaxPool2D"
+	}
+	return "AvgPool2D"
+}
+
+// poolGeom is the geometry of one pooling: input (N, C, H, W), window, output OH×OW.
+type poolGeom struct {
+	N, C, H, W int
+	Window
+	OH, OW int
+}
+
+func (g poolGeom) xShape() tensor.Shape { return tensor.Shape{g.N, g.C, g.H, g.W} }
+func (g poolGeom) yShape() tensor.Shape { return tensor.Shape{g.N, g.C, g.OH, g.OW} }
+func (g poolGeom) String() string {
+	return fmt.Sprintf("x(%d,%d,%d,%d) %v → (%d,%d,%d,%d)", g.N, g.C, g.H, g.W, g.Window, g.N, g.C, g.OH, g.OW)
+}
+
+func newPoolGeom(xs tensor.Shape, win Window) (poolGeom, error) {
+	if len(xs) != 4 {
+		return poolGeom{}, errors.Errorf("input has shape %v: want rank 4 (N, C, H, W)", xs)
+	}
+	for i, d := range xs {
+		if d < 1 {
+			return poolGeom{}, errors.Errorf("input shape %v: dimension %d is %d", xs, i, d)
+		}
+	}
+	if win.PH >= win.KH || win.PW >= win.KW {
+		return poolGeom{}, errors.Errorf("padding %d×%d must be smaller than the window %d×%d", win.PH, win.PW, win.KH, win.KW)
+	}
+	g := poolGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], Window: win}
+	var err error
+	if g.OH, g.OW, err = win.Out(g.H, g.W); err != nil {
+		return poolGeom{}, err
+	}
+	return g, nil
+}
+
+// MaxPool2D returns the node y (N, C, OH, OW) whose every cell is the largest
+// value of x (N, C, H, W) inside its window (see Window for OH and OW).
+// Padded cells never win: they are outside the input, not zeros; padding must
+// be smaller than the window. The gradient flows to the arg-max cell of each
+// window; on ties the first maximal cell in row-major order (top-most, then
+// left-most) wins, in the forward and the backward pass alike.
+func MaxPool2D(x *G.Node, win Window) (*G.Node, error) {
+	return pool2D(MaxPool, x, win)
+}
+
+// AvgPool2D returns the node y (N, C, OH, OW) whose every cell is the mean of
+// x (N, C, H, W) over its window. Padded cells count as zeros and the divisor
+// is always KH·KW (PyTorch's count_include_pad=True); padding must be smaller
+// than the window. The gradient is spread evenly over each window's cells.
+func AvgPool2D(x *G.Node, win Window) (*G.Node, error) {
+	return pool2D(AvgPool, x, win)
+}
+
+func pool2D(kind PoolKind, x *G.Node, win Window) (*G.Node, error) {
+	g, err := newPoolGeom(x.Shape(), win)
+	if err != nil {
+		return nil, errors.Wrapf(err, "ops.%v", kind)
+	}
+	return G.ApplyOp(&poolOp{poolGeom: g, kind: kind}, x)
+}
+
+// poolOp is the forward pass of max- or average-pooling.
+type poolOp struct {
+	poolGeom
+	kind PoolKind
+	out  outBuf
+}
+
+func (op *poolOp) Arity() int { return 1 }
+func (op *poolOp) Type() hm.Type {
+	t := tensorType(4, hm.TypeVariable('a'))
+	return hm.NewFnType(t, t)
+}
+func (op *poolOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.yShape(), nil }
+func (op *poolOp) ReturnsPtr() bool                               { return false }
+func (op *poolOp) CallsExtern() bool                              { return false }
+func (op *poolOp) OverwritesInput() int                           { return -1 }
+func (op *poolOp) WriteHash(h hash.Hash)                          { io.WriteString(h, op.String()) }
+func (op *poolOp) Hashcode() uint32                               { return hashString(op) }
+func (op *poolOp) String() string                                 { return fmt.Sprintf("%v{%v}", op.kind, op.poolGeom) }
+
+func (op *poolOp) input(vs []G.Value) (*tensor.Dense, error) {
+	if len(vs) != 1 {
+		return nil, errors.Errorf("%v: got %d inputs, want 1", op, len(vs))
+	}
+	x, err := dense(vs[0], op.kind.String()+" input")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkShape(x, op.xShape(), op.kind.String()+" input"); err != nil {
+		return nil, err
+	}
+	_, err = dtypeOf(op.kind.String(), x)
+	return x, err
+}
+
+func (op *poolOp) Do(vs ...G.Value) (G.Value, error) {
+	x, err := op.input(vs)
+	if err != nil {
+		return nil, err
+	}
+	y := op.out.get(x.Dtype(), op.yShape())
+	op.do(x, y)
+	return y, nil
+}
+
+func (op *poolOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	x, err := op.input(vs)
+	if err != nil {
+		return nil, err
+	}
+	y, err := prealloc(p, x.Dtype(), op.yShape(), op.kind.String())
+	if err != nil {
+		return nil, err
+	}
+	op.do(x, y)
+	return y, nil
+}
+
+func (op *poolOp) do(x, y *tensor.Dense) {
+	switch x.Dtype() {
+	case tensor.Float32:
+		poolForward(op.poolGeom, op.kind, x.Float32s(), y.Float32s())
+	case tensor.Float64:
+		poolForward(op.poolGeom, op.kind, x.Float64s(), y.Float64s())
+	}
+}
+
+func (op *poolOp) DiffWRT(int) []bool { return []bool{true} }
+
+func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if len(inputs) != 1 {
+		return nil, errors.Errorf("%v: SymDiff got %d inputs, want 1", op, len(inputs))
+	}
+	dx, err := G.ApplyOp(&poolGradOp{poolGeom: op.poolGeom, kind: op.kind}, inputs[0], grad)
+	if err != nil {
+		return nil, errors.Wrapf(err, "%v gradient", op.kind)
+	}
+	return G.Nodes{dx}, nil
+}
+
+func (op *poolOp) DoDiff(ctx G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
+	dy, err := output.Grad()
+	if err != nil {
+		return errors.Wrapf(err, "%v DoDiff", op.kind)
+	}
+	g, err := (&poolGradOp{poolGeom: op.poolGeom, kind: op.kind}).Do(inputs[0].Value(), dy)
+	if err != nil {
+		return errors.Wrapf(err, "%v DoDiff", op.kind)
+	}
+	dst, err := inputs[0].Grad()
+	if err != nil {
+		return errors.Wrapf(err, "%v DoDiff", op.kind)
+	}
+	return addTo(dst, g.(*tensor.Dense), op.kind.String()+" DoDiff")
+}
+
+// poolGradOp computes ∂L/∂x of pooling from x and ∂L/∂y.
+type poolGradOp struct {
+	poolGeom
+	kind PoolKind
+	out  outBuf
+}
+
+func (op *poolGradOp) Arity() int { return 2 }
+func (op *poolGradOp) Type() hm.Type {
+	t := tensorType(4, hm.TypeVariable('a'))
+	return hm.NewFnType(t, t, t)
+}
+func (op *poolGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.xShape(), nil }
+func (op *poolGradOp) ReturnsPtr() bool                               { return false }
+func (op *poolGradOp) CallsExtern() bool                              { return false }
+func (op *poolGradOp) OverwritesInput() int                           { return -1 }
+func (op *poolGradOp) WriteHash(h hash.Hash)                          { io.WriteString(h, op.String()) }
+func (op *poolGradOp) Hashcode() uint32                               { return hashString(op) }
+func (op *poolGradOp) String() string                                 { return fmt.Sprintf("%vGrad{%v}", op.kind, op.poolGeom) }
+
+func (op *poolGradOp) inputs(vs []G.Value) (x, dy *tensor.Dense, err error) {
+	what := op.kind.String() + "Grad"
+	if len(vs) != 2 {
+		return nil, nil, errors.Errorf("%v: got %d inputs, want 2", op, len(vs))
+	}
+	if x, err = dense(vs[0], what+" input"); err != nil {
+		return
+	}
+	if dy, err = dense(vs[1], what+" output gradient"); err != nil {
+		return
+	}
+	if err = checkShape(x, op.xShape(), what+" input"); err != nil {
+		return
+	}
+	if err = checkShape(dy, op.yShape(), what+" output gradient"); err != nil {
+		return
+	}
+	_, err = dtypeOf(what, x, dy)
+	return
+}
+
+func (op *poolGradOp) Do(vs ...G.Value) (G.Value, error) {
+	x, dy, err := op.inputs(vs)
+	if err != nil {
+		return nil, err
+	}
+	dx := op.out.get(x.Dtype(), op.xShape())
+	op.do(x, dy, dx)
+	return dx, nil
+}
+
+func (op *poolGradOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
+	x, dy, err := op.inputs(vs)
+	if err != nil {
+		return nil, err
+	}
+	dx, err := prealloc(p, x.Dtype(), op.xShape(), op.kind.String()+"Grad")
+	if err != nil {
+		return nil, err
+	}
+	op.do(x, dy, dx)
+	return dx, nil
+}
+
+func (op *poolGradOp) do(x, dy, dx *tensor.Dense) {
+	switch x.Dtype() {
+	case tensor.Float32:
+		poolBackward(op.poolGeom, op.kind, x.Float32s(), dy.Float32s(), dx.Float32s())
+	case tensor.Float64:
+		poolBackward(op.poolGeom, op.kind, x.Float64s(), dy.Float64s(), dx.Float64s())
+	}
+}
+
+// window returns the input rows [r0, r1) and columns [c0, c1) covered by
+// output cell (oh, ow), clipped to the input.
+func (g poolGeom) window(oh, ow int) (r0, r1, c0, c1 int) {
+	r0, c0 = oh*g.SH-g.PH, ow*g.SW-g.PW
+	r1, c1 = min(r0+g.KH, g.H), min(c0+g.KW, g.W)
+	return max(r0, 0), r1, max(c0, 0), c1
+}
+
+// argmax returns the offset in plane x (H×W) of the first largest cell of the
+// window of output cell (oh, ow), in row-major order.
+func argmax[T Float](g poolGeom, x []T, oh, ow int) int {
+	r0, r1, c0, c1 := g.window(oh, ow)
+	best, at := T(math.Inf(-1)), -1
+	for r := r0; r < r1; r++ {
+		for c, v := range x[r*g.W+c0 : r*g.W+c1] {
+			if v > best || at < 0 {
+				best, at = v, r*g.W+c0+c
+			}
+		}
+	}
+	return at
+}
+
+func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T) {
+	plane, oplane := g.H*g.W, g.OH*g.OW
+	inv := 1 / T(g.KH*g.KW)
+	parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			xp, yp := x[pl*plane:(pl+1)*plane], y[pl*oplane:(pl+1)*oplane]
+			for oh := 0; oh < g.OH; oh++ {
+				for ow := 0; ow < g.OW; ow++ {
+					if kind == MaxPool {
+						yp[oh*g.OW+ow] = xp[argmax(g, xp, oh, ow)]
+						continue
+					}
+					r0, r1, c0, c1 := g.window(oh, ow)
+					var s T
+					for r := r0; r < r1; r++ {
+						for _, v := range xp[r*g.W+c0 : r*g.W+c1] {
+							s += v
+						}
+					}
+					yp[oh*g.OW+ow] = s * inv
+				}
+			}
+		}
+	})
+}
+
+func poolBackward[T Float](g poolGeom, kind PoolKind, x, dy, dx []T) {
+	plane, oplane := g.H*g.W, g.OH*g.OW
+	inv := 1 / T(g.KH*g.KW)
+	parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			xp, dyp, dxp := x[pl*plane:(pl+1)*plane], dy[pl*oplane:(pl+1)*oplane], dx[pl*plane:(pl+1)*plane]
+			clear(dxp)
+			for oh := 0; oh < g.OH; oh++ {
+				for ow := 0; ow < g.OW; ow++ {
+					d := dyp[oh*g.OW+ow]
+					if kind == MaxPool {
+						dxp[argmax(g, xp, oh, ow)] += d
+						continue
+					}
+					r0, r1, c0, c1 := g.window(oh, ow)
+					d *= inv
+					for r := r0; r < r1; r++ {
+						row := dxp[r*g.W+c0 : r*g.W+c1]
+						for i := range row {
+							row[i] += d
+						}
+					}
+				}
+			}
+		}
+	})
+}
