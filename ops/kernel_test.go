@@ -319,7 +319,9 @@ func TestKernelOpsRejectBadShapes(t *testing.T) {
 		words []string
 	}{
 		{"dense features", func() (*G.Node, error) { return ops.Dense(node("x1", 4, 10), node("w1", 9, 3), nil, ops.ReLU) }, []string{"10 features", "expect 9"}},
-		{"dense bias", func() (*G.Node, error) { return ops.Dense(node("x2", 4, 10), node("w2", 10, 3), node("b2", 4), ops.ReLU) }, []string{"bias", "(3)"}},
+		{"dense bias", func() (*G.Node, error) {
+			return ops.Dense(node("x2", 4, 10), node("w2", 10, 3), node("b2", 4), ops.ReLU)
+		}, []string{"bias", "(3)"}},
 		{"dense rank", func() (*G.Node, error) { return ops.Dense(node("x3", 4, 2, 5), node("w3", 10, 3), nil, ops.ReLU) }, []string{"(4, 2, 5)"}},
 		{"cross-entropy shapes", func() (*G.Node, error) { return ops.SoftmaxCrossEntropy(node("z", 4, 10), node("y", 4, 9)) }, []string{"(4, 10)", "(4, 9)"}},
 		{"mse shapes", func() (*G.Node, error) { return ops.MSE(node("p", 4, 10), node("q", 10, 4)) }, []string{"(4, 10)", "(10, 4)"}},
