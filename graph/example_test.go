@@ -1,0 +1,45 @@
+package graph_test
+
+import (
+	"fmt"
+
+	"github.com/retina-ml/retina/graph"
+	"github.com/retina-ml/retina/ops"
+)
+
+// The lecture's network: a 5×5 convolution with 3 feature maps, 2×2
+// max-pooling, and a dense layer of 10.
+func ExampleSequential_Declare() {
+	m, err := graph.Sequential{
+		graph.Conv2D{Maps: 3, Window: ops.Kernel(5, 5)},
+		graph.ReLU{},
+		graph.MaxPool2D{Window: ops.Square(2, 2, 0)},
+		graph.Flatten{},
+		graph.Dense{Units: 10},
+	}.Declare(graph.Shape{1, 28, 28})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(m.Summary())
+	// Output:
+	// #  layer          output  weights  biases    MACs
+	//    input     (1, 28, 28)
+	// 0  conv1     (3, 24, 24)       75       3  43,200
+	// 1  relu1     (3, 24, 24)        0       0       0
+	// 2  pool1     (3, 12, 12)        0       0       0
+	// 3  flatten1        (432)        0       0       0
+	// 4  dense1           (10)    4,320      10   4,320
+	//    total                    4,395      13  47,520
+	// parameters: 4,408
+}
+
+func ExampleSequential_Declare_error() {
+	_, err := graph.Sequential{
+		graph.Conv2D{Maps: 20, Window: ops.Kernel(5, 5)},
+		graph.Dense{Units: 10},
+	}.Declare(graph.Shape{1, 28, 28})
+	fmt.Println(err)
+	// Output:
+	// graph: layer 1 (dense1): input (20, 24, 24): want a vector (features): add Flatten before it
+}

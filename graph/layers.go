@@ -1,0 +1,277 @@
+package graph
+
+import (
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/retina-ml/retina/ops"
+)
+
+// Dense is a fully connected layer: y = x·W + b, with W (in, Units) and
+// b (Units). Its input must be a vector (features); put Flatten before it.
+// An activation layer right after it is fused into the same op.
+type Dense struct {
+	Name   string // optional; default dense1, dense2, …
+	Units  int    // output features
+	NoBias bool   // omit b
+}
+
+func (d Dense) Kind() string { return "dense" }
+
+func (d Dense) Declare(in Shape) (Shape, []ParamSpec, error) {
+	if len(in) != 1 {
+		return nil, nil, errors.New("want a vector (features): add Flatten before it")
+	}
+	if d.Units < 1 {
+		return nil, nil, errors.Errorf("Units = %d, want at least 1", d.Units)
+	}
+	ps := []ParamSpec{{Name: "W", Shape: Shape{in[0], d.Units}, FanIn: in[0], FanOut: d.Units}}
+	if !d.NoBias {
+		ps = append(ps, ParamSpec{Name: "b", Shape: Shape{d.Units}, Bias: true})
+	}
+	return Shape{d.Units}, ps, nil
+}
+
+func (d Dense) Build(ctx *Context, x *G.Node, p []*G.Node) (*G.Node, error) {
+	return d.build(x, p, ops.Linear)
+}
+
+func (d Dense) build(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
+	var b *G.Node
+	if len(p) > 1 {
+		b = p[1]
+	}
+	return ops.Dense(x, p[0], b, f)
+}
+
+func (d Dense) MACs(in Shape) int64 { return int64(in[0]) * int64(d.Units) }
+
+// Conv2D is a convolution layer (cross-correlation, as in ops.Conv2D) with
+// Maps output feature maps: input (C, H, W), filters W (Maps, C, KH, KW),
+// bias b (Maps), output (Maps, OH, OW). Window gives the kernel size, stride
+// and zero padding; build it with ops.Kernel or ops.Square.
+type Conv2D struct {
+	Name   string     // optional; default conv1, conv2, …
+	Maps   int        // output feature maps (filters)
+	Window ops.Window // kernel size, stride (≥ 1), padding
+	NoBias bool       // omit b
+}
+
+func (c Conv2D) Kind() string { return "conv" }
+
+func (c Conv2D) Declare(in Shape) (Shape, []ParamSpec, error) {
+	if len(in) != 3 {
+		return nil, nil, errors.New("want an image (C, H, W)")
+	}
+	if c.Maps < 1 {
+		return nil, nil, errors.Errorf("Maps = %d, want at least 1", c.Maps)
+	}
+	oh, ow, err := c.Window.Out(in[1], in[2])
+	if err != nil {
+		return nil, nil, err
+	}
+	k := c.Window.KH * c.Window.KW
+	ps := []ParamSpec{{Name: "W", Shape: Shape{c.Maps, in[0], c.Window.KH, c.Window.KW}, FanIn: in[0] * k, FanOut: c.Maps * k}}
+	if !c.NoBias {
+		ps = append(ps, ParamSpec{Name: "b", Shape: Shape{c.Maps}, Bias: true})
+	}
+	return Shape{c.Maps, oh, ow}, ps, nil
+}
+
+func (c Conv2D) Build(ctx *Context, x *G.Node, p []*G.Node) (*G.Node, error) {
+	var b *G.Node
+	if len(p) > 1 {
+		b = p[1]
+	}
+	w := c.Window
+	return ops.Conv2D(x, p[0], b, [2]int{w.SH, w.SW}, [2]int{w.PH, w.PW})
+}
+
+func (c Conv2D) MACs(in Shape) int64 {
+	out, _, err := c.Declare(in)
+	if err != nil {
+		return 0
+	}
+	return int64(out.TotalSize()) * int64(in[0]*c.Window.KH*c.Window.KW)
+}
+
+// MaxPool2D keeps the largest value of each window of each feature map
+// (see ops.MaxPool2D): input (C, H, W), output (C, OH, OW).
+type MaxPool2D struct {
+	Name   string     // optional; default pool1, pool2, …
+	Window ops.Window // window size, stride (≥ 1), padding
+}
+
+func (p MaxPool2D) Kind() string { return "pool" }
+func (p MaxPool2D) Declare(in Shape) (Shape, []ParamSpec, error) {
+	return poolShape(in, p.Window)
+}
+func (p MaxPool2D) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.MaxPool2D(x, p.Window)
+}
+
+// AvgPool2D averages each window of each feature map (see ops.AvgPool2D):
+// input (C, H, W), output (C, OH, OW).
+type AvgPool2D struct {
+	Name   string     // optional; default pool1, pool2, …
+	Window ops.Window // window size, stride (≥ 1), padding
+}
+
+func (p AvgPool2D) Kind() string { return "pool" }
+func (p AvgPool2D) Declare(in Shape) (Shape, []ParamSpec, error) {
+	return poolShape(in, p.Window)
+}
+func (p AvgPool2D) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.AvgPool2D(x, p.Window)
+}
+
+func poolShape(in Shape, w ops.Window) (Shape, []ParamSpec, error) {
+	if len(in) != 3 {
+		return nil, nil, errors.New("want an image (C, H, W)")
+	}
+	if w.PH >= w.KH || w.PW >= w.KW {
+		return nil, nil, errors.Errorf("padding %d×%d must be smaller than the window %d×%d", w.PH, w.PW, w.KH, w.KW)
+	}
+	oh, ow, err := w.Out(in[1], in[2])
+	if err != nil {
+		return nil, nil, err
+	}
+	return Shape{in[0], oh, ow}, nil, nil
+}
+
+// Flatten turns each sample into a vector: (C, H, W) → (C·H·W).
+type Flatten struct{ Name string }
+
+func (Flatten) Kind() string { return "flatten" }
+func (Flatten) Declare(in Shape) (Shape, []ParamSpec, error) {
+	return Shape{in.TotalSize()}, nil, nil
+}
+func (Flatten) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Flatten(x)
+}
+
+// Reshape gives each sample a new shape with the same number of elements.
+type Reshape struct {
+	Name string
+	To   Shape // per-sample shape
+}
+
+func (Reshape) Kind() string { return "reshape" }
+func (r Reshape) Declare(in Shape) (Shape, []ParamSpec, error) {
+	if r.To.TotalSize() != in.TotalSize() || len(r.To) == 0 {
+		return nil, nil, errors.Errorf("%d elements cannot be reshaped to %v (%d elements)", in.TotalSize(), r.To, r.To.TotalSize())
+	}
+	return r.To.Clone(), nil, nil
+}
+func (r Reshape) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Reshape(x, append(tensor.Shape{x.Shape()[0]}, r.To...))
+}
+
+// Dropout zeroes each element with probability P while training and scales
+// the rest by 1/(1−P) (inverted dropout); it is the identity in evaluation.
+// Masks are drawn from the model's seed and the training step, so a resumed
+// run draws the same masks.
+type Dropout struct {
+	Name string
+	P    float64 // drop probability, 0 ≤ P < 1
+}
+
+func (Dropout) Kind() string { return "dropout" }
+func (d Dropout) Declare(in Shape) (Shape, []ParamSpec, error) {
+	if !(d.P >= 0 && d.P < 1) {
+		return nil, nil, errors.Errorf("P = %v, want 0 ≤ P < 1", d.P)
+	}
+	return in, nil, nil
+}
+func (d Dropout) Build(ctx *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+	if ctx.Mode != Train || d.P == 0 {
+		return x, nil
+	}
+	st := &ops.DropoutState{Seed: ctx.Seed*0x9e3779b97f4a7c15 + uint64(ctx.Index)}
+	ctx.RandomState(st)
+	return ops.Dropout(x, d.P, st)
+}
+
+// ReLU is the layer max(x, 0), elementwise.
+type ReLU struct{ Name string }
+
+// Sigmoid is the layer 1/(1 + e^−x), elementwise.
+type Sigmoid struct{ Name string }
+
+// Tanh is the layer tanh(x), elementwise.
+type Tanh struct{ Name string }
+
+// Linear is the identity layer (a linear unit), useful to make a model's
+// diagram explicit.
+type Linear struct{ Name string }
+
+func (l ReLU) Kind() string    { return "relu" }
+func (l Sigmoid) Kind() string { return "sigmoid" }
+func (l Tanh) Kind() string    { return "tanh" }
+func (l Linear) Kind() string  { return "linear" }
+
+func (ReLU) Declare(in Shape) (Shape, []ParamSpec, error)    { return in, nil, nil }
+func (Sigmoid) Declare(in Shape) (Shape, []ParamSpec, error) { return in, nil, nil }
+func (Tanh) Declare(in Shape) (Shape, []ParamSpec, error)    { return in, nil, nil }
+func (Linear) Declare(in Shape) (Shape, []ParamSpec, error)  { return in, nil, nil }
+
+func (ReLU) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Activate(x, ops.ReLU)
+}
+func (Sigmoid) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Activate(x, ops.Sigmoid)
+}
+func (Tanh) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Activate(x, ops.Tanh)
+}
+func (Linear) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) { return x, nil }
+
+// Softmax turns each sample's vector of scores into probabilities. Train
+// classifiers with a cross-entropy loss on the scores before it (the trainer
+// does this automatically when the model ends in Softmax).
+type Softmax struct{ Name string }
+
+func (Softmax) Kind() string { return "softmax" }
+func (Softmax) Declare(in Shape) (Shape, []ParamSpec, error) {
+	if len(in) != 1 {
+		return nil, nil, errors.New("want a vector of scores")
+	}
+	return in, nil, nil
+}
+func (Softmax) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Softmax(x)
+}
+
+// elementwise returns the activation function of an activation layer that
+// can be fused into a preceding Dense, and whether it is one.
+func elementwise(l Layer) (ops.Activation, bool) {
+	switch l.(type) {
+	case ReLU:
+		return ops.ReLU, true
+	case Sigmoid:
+		return ops.Sigmoid, true
+	case Tanh:
+		return ops.Tanh, true
+	}
+	return ops.Linear, false
+}
+
+// Named is implemented by layers that carry an explicit name. The built-in
+// layers do: their Name field, when set, replaces the default name.
+type Named interface {
+	LayerName() string
+}
+
+func (l Dense) LayerName() string     { return l.Name }
+func (l Conv2D) LayerName() string    { return l.Name }
+func (l MaxPool2D) LayerName() string { return l.Name }
+func (l AvgPool2D) LayerName() string { return l.Name }
+func (l Flatten) LayerName() string   { return l.Name }
+func (l Reshape) LayerName() string   { return l.Name }
+func (l Dropout) LayerName() string   { return l.Name }
+func (l ReLU) LayerName() string      { return l.Name }
+func (l Sigmoid) LayerName() string   { return l.Name }
+func (l Tanh) LayerName() string      { return l.Name }
+func (l Linear) LayerName() string    { return l.Name }
+func (l Softmax) LayerName() string   { return l.Name }
