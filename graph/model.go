@@ -174,11 +174,11 @@ func isReLU(l Layer) bool { _, ok := l.(ReLU); return ok }
 
 // Built is a model added to one graph.
 type Built struct {
-	Input  *G.Node  // (N, input...)
-	Output *G.Node  // (N, output...)
-	Logits *G.Node  // the input of a final Sigmoid or Softmax layer; Output otherwise
-	Params G.Nodes  // parameter nodes, in Model.Params order
-	Layers G.Nodes  // output node of each layer
+	Input  *G.Node // (N, input...)
+	Output *G.Node // (N, output...)
+	Logits *G.Node // the input of a final Sigmoid or Softmax layer; Output otherwise
+	Params G.Nodes // parameter nodes, in Model.Params order
+	Layers G.Nodes // output node of each layer
 	random []*ops.DropoutState
 }
 
