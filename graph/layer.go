@@ -54,15 +54,15 @@ type Context struct {
 	Mode  Mode
 	Index int    // position of the layer in the model, from 0
 	Name  string // resolved layer name, e.g. "conv1"
-	Seed  uint64 // the model's seed, for layers that draw random numbers
 	built *Built
 }
 
 // RandomState registers the random state of an op (such as dropout's) so
-// that Built.SetStep advances it with the training step. Layers that draw
+// that Built.SetRandom reseeds it for each training step. Layers that draw
 // random numbers call it from Build.
 func (c *Context) RandomState(st *ops.DropoutState) {
 	if c.built != nil {
 		c.built.random = append(c.built.random, st)
+		c.built.randomLayer = append(c.built.randomLayer, c.Index)
 	}
 }

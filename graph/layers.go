@@ -170,8 +170,8 @@ func (r Reshape) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
 
 // Dropout zeroes each element with probability P while training and scales
 // the rest by 1/(1−P) (inverted dropout); it is the identity in evaluation.
-// Masks are drawn from the model's seed and the training step, so a resumed
-// run draws the same masks.
+// Masks are drawn from a seed and the training step (see Built.SetRandom),
+// so a resumed run draws the same masks.
 type Dropout struct {
 	Name string
 	P    float64 // drop probability, 0 ≤ P < 1
@@ -188,7 +188,7 @@ func (d Dropout) Build(ctx *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
 	if ctx.Mode != Train || d.P == 0 {
 		return x, nil
 	}
-	st := &ops.DropoutState{Seed: ctx.Seed*0x9e3779b97f4a7c15 + uint64(ctx.Index)}
+	st := &ops.DropoutState{Seed: uint64(ctx.Index)}
 	ctx.RandomState(st)
 	return ops.Dropout(x, d.P, st)
 }

@@ -174,18 +174,23 @@ func isReLU(l Layer) bool { _, ok := l.(ReLU); return ok }
 
 // Built is a model added to one graph.
 type Built struct {
-	Input  *G.Node // (N, input...)
-	Output *G.Node // (N, output...)
-	Logits *G.Node // the input of a final Sigmoid or Softmax layer; Output otherwise
-	Params G.Nodes // parameter nodes, in Model.Params order
-	Layers G.Nodes // output node of each layer
-	random []*ops.DropoutState
+	Input       *G.Node // (N, input...)
+	Output      *G.Node // (N, output...)
+	Logits      *G.Node // the input of a final Sigmoid or Softmax layer; Output otherwise
+	Params      G.Nodes // parameter nodes, in Model.Params order
+	Layers      G.Nodes // output node of each layer
+	random      []*ops.DropoutState
+	randomLayer []int
 }
 
-// SetStep sets the training step that random layers (dropout) draw their
-// masks for. Call it before each forward pass.
-func (b *Built) SetStep(step uint64) {
-	for _, st := range b.random {
+// SetRandom sets the seed and the training step that random layers
+// (dropout) draw their masks from: layer i's masks come from a generator
+// seeded with (seed mixed with i, step). Call it before each forward pass;
+// the trainer does, with its own seed and step, so a resumed run draws the
+// masks the uninterrupted run drew.
+func (b *Built) SetRandom(seed, step uint64) {
+	for i, st := range b.random {
+		st.Seed = seed*0x9e3779b97f4a7c15 + uint64(b.randomLayer[i])
 		st.Step = step
 	}
 }
@@ -226,7 +231,7 @@ func (m *Model) Build(g *G.ExprGraph, x *G.Node, mode Mode) (*Built, error) {
 		for k, j := range info.params {
 			ps[k] = b.Params[j]
 		}
-		ctx := &Context{Mode: mode, Index: i, Name: info.name, Seed: m.seed, built: b}
+		ctx := &Context{Mode: mode, Index: i, Name: info.name, built: b}
 		var err error
 		if d, ok := l.(Dense); ok && i+1 < last {
 			if f, ok := elementwise(m.Layers[i+1]); ok {

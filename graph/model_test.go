@@ -218,7 +218,7 @@ func TestDropoutOnlyInTraining(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.SetStep(step)
+		b.SetRandom(1, step)
 		if err := G.Let(in, tensor.New(tensor.WithBacking(ones), tensor.WithShape(1, 1000))); err != nil {
 			t.Fatal(err)
 		}

@@ -35,3 +35,6 @@ func f32[T Float](s []T) []float32 {
 func f64[T Float](s []T) []float64 {
 	return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 }
+
+// Backend names the matrix-multiply implementation the ops use.
+func Backend() string { return "gonum (pure Go)" }

@@ -1,0 +1,166 @@
+// Package cli is the plumbing the example programs share: the standard
+// flags, the run directory, MNIST loading, Ctrl-C handling and metrics.json.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/retina-ml/retina/datasets"
+	"github.com/retina-ml/retina/ops"
+	"github.com/retina-ml/retina/train"
+)
+
+// Flags are the flags every training example accepts.
+type Flags struct {
+	Epochs int
+	Batch  int
+	LR     float64
+	Seed   uint64
+	Limit  int    // use the first Limit training images (0: all)
+	Data   string // MNIST folder; default: $RETINA_DATA, then the Go module cache
+	Out    string // run directory; default a fresh folder under runs/
+	Resume bool   // continue the run in -out from its checkpoint
+}
+
+// Register defines the standard flags on fs with the example's defaults.
+func Register(fs *flag.FlagSet, def Flags) *Flags {
+	f := &Flags{}
+	fs.IntVar(&f.Epochs, "epochs", def.Epochs, "training epochs")
+	fs.IntVar(&f.Batch, "batch", def.Batch, "batch size")
+	fs.Float64Var(&f.LR, "lr", def.LR, "base learning rate")
+	fs.Uint64Var(&f.Seed, "seed", def.Seed, "seed for initialisation, shuffling and dropout")
+	fs.IntVar(&f.Limit, "limit", 0, "use only the first N training images (0: all)")
+	fs.StringVar(&f.Data, "data", "", "folder with the MNIST .gz files (default: $RETINA_DATA, then the Go module cache)")
+	fs.StringVar(&f.Out, "out", "", "output folder (default: a new folder under runs/)")
+	fs.BoolVar(&f.Resume, "resume", false, "resume the run in -out from its checkpoint")
+	return f
+}
+
+// Run is one execution of an example.
+type Run struct {
+	Name  string
+	Dir   string
+	Flags *Flags
+	Ctx   context.Context // cancelled on Ctrl-C / SIGTERM
+	stop  context.CancelFunc
+}
+
+// Start creates the run directory, writes config.json (the flags plus
+// extra settings) and prints a banner with the BLAS backend in use.
+func Start(name string, f *Flags, extra map[string]any) (*Run, error) {
+	r := &Run{Name: name, Flags: f, Dir: f.Out}
+	if r.Dir == "" {
+		if f.Resume {
+			return nil, errors.New("-resume needs -out: the folder of the run to continue")
+		}
+		r.Dir = filepath.Join("runs", fmt.Sprintf("%s-%s", name, time.Now().Format("20060102-150405")))
+	}
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	cfg := map[string]any{
+		"example": name, "epochs": f.Epochs, "batch": f.Batch, "lr": f.LR, "seed": f.Seed, "limit": f.Limit,
+		"data": f.Data, "blas": ops.Backend(), "go": runtime.Version(), "cpus": runtime.NumCPU(), "machine": Machine(),
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	if !f.Resume {
+		if err := train.WriteJSON(filepath.Join(r.Dir, "config.json"), cfg); err != nil {
+			return nil, err
+		}
+	}
+	r.Ctx, r.stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	fmt.Fprintf(os.Stderr, "%s: writing to %s; BLAS: %s; %d CPUs (%s)\n", name, r.Dir, ops.Backend(), runtime.NumCPU(), Machine())
+	return r, nil
+}
+
+// Close stops listening for signals.
+func (r *Run) Close() { r.stop() }
+
+// MNIST loads real MNIST (train and test), applying -limit to the training set.
+func (r *Run) MNIST() (trainSet, testSet *datasets.Set, err error) {
+	trainSet, testSet, err = datasets.MNIST(r.Flags.Data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Flags.Limit > 0 && r.Flags.Limit < trainSet.Len() {
+		trainSet = trainSet.Subset(0, r.Flags.Limit)
+	}
+	return trainSet, testSet, nil
+}
+
+// Fit trains with tr, resuming from the run's checkpoint if -resume is set,
+// and turns an interruption into a message telling how to resume.
+func (r *Run) Fit(tr *train.Trainer, data train.Data) (*train.Result, error) {
+	if r.Flags.Resume {
+		if err := tr.Resume(filepath.Join(r.Dir, train.CheckpointName)); err != nil {
+			return nil, err
+		}
+	}
+	res, err := tr.Fit(r.Ctx, data)
+	if errors.Is(err, train.ErrInterrupted) {
+		return res, errors.Errorf("interrupted; checkpoint saved in %s. Continue with: -out %s -resume", r.Dir, r.Dir)
+	}
+	return res, err
+}
+
+// WriteMetrics writes metrics.json into the run directory.
+func (r *Run) WriteMetrics(m map[string]any) error {
+	return train.WriteJSON(filepath.Join(r.Dir, "metrics.json"), m)
+}
+
+// Summary returns the standard metrics.json fields of a classifier or
+// autoencoder run.
+func Summary(model string, f *Flags, res *train.Result) map[string]any {
+	last := res.Last()
+	m := map[string]any{
+		"model": model, "epochs": len(res.Epochs), "seed": f.Seed, "batch": f.Batch, "lr": f.LR,
+		"train_seconds": res.TrainSeconds, "samples_per_second": res.SamplesPerSecond,
+		"stopped": res.Stopped, "blas": ops.Backend(), "machine": Machine(),
+		"train_loss": last.Train.Loss,
+	}
+	if last.Test != nil {
+		m["test_loss"] = last.Test.Loss
+		m["test_accuracy"] = last.Test.Accuracy
+		m["test_samples"] = last.Test.Samples
+	}
+	return m
+}
+
+// Machine describes the CPU, from /proc/cpuinfo where available.
+func Machine() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return fmt.Sprintf("%s, %d cores", strings.TrimSpace(v), runtime.NumCPU())
+			}
+		}
+	}
+	return fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+}
+
+// Fatal prints err and exits with status 1.
+func Fatal(name string, err error) {
+	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	os.Exit(1)
+}
+
+// PrintJSON writes v to stdout as indented JSON.
+func PrintJSON(v any) {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	fmt.Println(string(b))
+}

@@ -1,0 +1,145 @@
+package train
+
+import (
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/retina-ml/retina/datasets"
+	"github.com/retina-ml/retina/graph"
+)
+
+// evaluator is the model built for inference at one batch size, sharing the
+// training graph's parameter tensors.
+type evaluator struct {
+	vm    G.VM
+	built *graph.Built
+	x     *tensor.Dense
+	batch int
+}
+
+func newEvaluator(m *graph.Model, batch int) (*evaluator, error) {
+	g := G.NewGraph()
+	xn := m.NewInput(g, batch)
+	e := &evaluator{batch: batch, x: tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(xn.Shape().Clone()...))}
+	if err := G.Let(xn, e.x); err != nil {
+		return nil, errors.Wrap(err, "train: binding the evaluation input")
+	}
+	var err error
+	if e.built, err = m.Build(g, xn, graph.Eval); err != nil {
+		return nil, err
+	}
+	e.vm = G.NewTapeMachine(g)
+	return e, nil
+}
+
+// forward runs the model on the loaded input; Output and Logits hold the
+// results until the next call.
+func (e *evaluator) forward() error {
+	e.vm.Reset()
+	return errors.Wrap(e.vm.RunAll(), "train: evaluation")
+}
+
+// evaluator returns the cached evaluation graph for batch size n.
+func (t *Trainer) evaluator(n int) (*evaluator, error) {
+	if e, ok := t.evals[n]; ok {
+		return e, nil
+	}
+	e, err := newEvaluator(t.model, n)
+	if err != nil {
+		return nil, err
+	}
+	t.evals[n] = e
+	return e, nil
+}
+
+// Evaluate computes the loss (and accuracy, or reconstruction error) of the
+// model on every sample of set exactly once, in batches of Config.EvalBatch;
+// the last batch is padded and the padding ignored. Dropout is off.
+func (t *Trainer) Evaluate(set *datasets.Set) (SetMetrics, error) {
+	var m SetMetrics
+	if set == nil || set.Len() == 0 {
+		return m, errors.New("train: nothing to evaluate")
+	}
+	e, err := t.evaluator(min(t.cfg.EvalBatch, set.Len()))
+	if err != nil {
+		return m, err
+	}
+	loader := &datasets.Loader{Set: set, BatchSize: e.batch, Partial: datasets.PadPartial}
+	it := loader.Epoch(0)
+	var b datasets.Batch
+	out := make([]float32, e.built.Output.Shape().TotalSize()/e.batch)
+	logits := make([]float32, e.built.Logits.Shape().TotalSize()/e.batch)
+	var correct int
+	for it.Next(&b) {
+		copyInto(e.x, b.X)
+		if err := e.forward(); err != nil {
+			return m, err
+		}
+		ov, lv := e.built.Output.Value(), e.built.Logits.Value()
+		for i := 0; i < b.Size; i++ {
+			row(ov, i, out)
+			row(lv, i, logits)
+			var target []float32
+			if t.cfg.Reconstruct {
+				target = b.X[i*len(out) : (i+1)*len(out)]
+				m.ReconError += squaredError(out, target)
+			} else {
+				target = b.OneHot[i*len(out) : (i+1)*len(out)]
+			}
+			m.Loss += t.cfg.Loss.perSample(out, logits, target)
+			if t.classifier() && argmax(logits) == b.Labels[i] {
+				correct++
+			}
+			m.Samples++
+		}
+	}
+	if err := it.Err(); err != nil {
+		return m, errors.Wrap(err, "train: evaluation batches")
+	}
+	n := float64(m.Samples)
+	m.Loss /= n
+	m.ReconError /= n
+	if t.classifier() {
+		m.Accuracy = float64(correct) / n
+	}
+	return m, nil
+}
+
+// Predict runs the model on set and returns its outputs, one row per
+// sample (in float32), in batches of Config.EvalBatch with dropout off.
+func (t *Trainer) Predict(set *datasets.Set) ([][]float32, error) {
+	e, err := t.evaluator(min(t.cfg.EvalBatch, set.Len()))
+	if err != nil {
+		return nil, err
+	}
+	loader := &datasets.Loader{Set: set, BatchSize: e.batch, Partial: datasets.PadPartial}
+	it := loader.Epoch(0)
+	var b datasets.Batch
+	width := e.built.Output.Shape().TotalSize() / e.batch
+	var rows [][]float32
+	for it.Next(&b) {
+		copyInto(e.x, b.X)
+		if err := e.forward(); err != nil {
+			return nil, err
+		}
+		for i := 0; i < b.Size; i++ {
+			r := make([]float32, width)
+			row(e.built.Output.Value(), i, r)
+			rows = append(rows, r)
+		}
+	}
+	return rows, errors.Wrap(it.Err(), "train: prediction batches")
+}
+
+// row copies sample i of a batched value into dst (converting to float32).
+func row(v G.Value, i int, dst []float32) {
+	switch d := v.Data().(type) {
+	case []float32:
+		copy(dst, d[i*len(dst):(i+1)*len(dst)])
+	case []float64:
+		for j := range dst {
+			dst[j] = float32(d[i*len(dst)+j])
+		}
+	}
+}
