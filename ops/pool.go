@@ -280,8 +280,44 @@ func argmax[T Float](g poolGeom, x []T, oh, ow int) int {
 	return at
 }
 
+// max2x2 reports whether the pooling is the common 2×2, stride-2, unpadded
+// max-pooling, which has a fast path.
+func (g poolGeom) max2x2(kind PoolKind) bool {
+	return kind == MaxPool && g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0
+}
+
+// argmax2x2 returns the offset of the first largest of the 2×2 window at
+// (2·oh, 2·ow) in plane x of width w, in row-major order.
+func argmax2x2[T Float](x []T, w, oh, ow int) int {
+	i := 2*oh*w + 2*ow
+	best, at := x[i], i
+	if x[i+1] > best {
+		best, at = x[i+1], i+1
+	}
+	if x[i+w] > best {
+		best, at = x[i+w], i+w
+	}
+	if x[i+w+1] > best {
+		at = i + w + 1
+	}
+	return at
+}
+
 func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T) {
 	plane, oplane := g.H*g.W, g.OH*g.OW
+	if g.max2x2(kind) {
+		parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
+			for pl := lo; pl < hi; pl++ {
+				xp, yp := x[pl*plane:(pl+1)*plane], y[pl*oplane:(pl+1)*oplane]
+				for oh := 0; oh < g.OH; oh++ {
+					for ow := 0; ow < g.OW; ow++ {
+						yp[oh*g.OW+ow] = xp[argmax2x2(xp, g.W, oh, ow)]
+					}
+				}
+			}
+		})
+		return
+	}
 	inv := 1 / T(g.KH*g.KW)
 	parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
@@ -308,6 +344,20 @@ func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T) {
 
 func poolBackward[T Float](g poolGeom, kind PoolKind, x, dy, dx []T) {
 	plane, oplane := g.H*g.W, g.OH*g.OW
+	if g.max2x2(kind) {
+		parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
+			for pl := lo; pl < hi; pl++ {
+				xp, dyp, dxp := x[pl*plane:(pl+1)*plane], dy[pl*oplane:(pl+1)*oplane], dx[pl*plane:(pl+1)*plane]
+				clear(dxp)
+				for oh := 0; oh < g.OH; oh++ {
+					for ow := 0; ow < g.OW; ow++ {
+						dxp[argmax2x2(xp, g.W, oh, ow)] += dyp[oh*g.OW+ow]
+					}
+				}
+			}
+		})
+		return
+	}
 	inv := 1 / T(g.KH*g.KW)
 	parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {

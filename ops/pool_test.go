@@ -84,9 +84,23 @@ func checkPoolForward[T ops.Float](t *testing.T, rng *rand.Rand, c poolCase, tol
 	}
 }
 
+// commonPools are the configurations with fast paths (2×2 stride 2), on
+// even and odd input sizes.
+func commonPools(kind ops.PoolKind) []poolCase {
+	return []poolCase{
+		{kind: kind, N: 2, C: 3, H: 8, W: 8, win: ops.Square(2, 2, 0)},
+		{kind: kind, N: 1, C: 2, H: 7, W: 9, win: ops.Square(2, 2, 0)},
+		{kind: kind, N: 3, C: 1, H: 24, W: 24, win: ops.Square(2, 2, 0)},
+	}
+}
+
 func TestPoolForwardMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, kind := range []ops.PoolKind{ops.MaxPool, ops.AvgPool} {
+		for i, c := range commonPools(kind) {
+			t.Run(fmt.Sprintf("common%d/float64/%v", i, c), func(t *testing.T) { checkPoolForward[float64](t, rng, c, 1e-12) })
+			t.Run(fmt.Sprintf("common%d/float32/%v", i, c), func(t *testing.T) { checkPoolForward[float32](t, rng, c, 1e-5) })
+		}
 		for i := 0; i < 50; i++ {
 			c := randomPoolCase(rng, kind, 13)
 			t.Run(fmt.Sprintf("%d/float64/%v", i, c), func(t *testing.T) { checkPoolForward[float64](t, rng, c, 1e-12) })
@@ -103,8 +117,11 @@ func TestPoolGradients(t *testing.T) {
 		n = 10
 	}
 	for _, kind := range []ops.PoolKind{ops.MaxPool, ops.AvgPool} {
-		for i := 0; i < n; i++ {
+		for i := 0; i < n+3; i++ {
 			c := randomPoolCase(rng, kind, 9)
+			if i >= n {
+				c = commonPools(kind)[i-n]
+			}
 			t.Run(fmt.Sprintf("%d/%v", i, c), func(t *testing.T) {
 				// Random inputs have no ties, so the max is differentiable.
 				res, err := opcheck.CheckGradients(buildPool(c), []*tensor.Dense{randDense[float64](rng, c.N, c.C, c.H, c.W)}, opcheck.Options{})
@@ -180,6 +197,10 @@ func TestMaxPoolTiesAndPadding(t *testing.T) {
 	checkGrad([]float64{-1, -1, -0.5, -0.5, -1, -1, -1, -1, -1}, ops.Kernel(3, 3), 2)
 	// All equal: the top-left cell wins.
 	checkGrad([]float64{2, 2, 2, 2, 2, 2, 2, 2, 2}, ops.Kernel(3, 3), 0)
+	// The 2×2 stride-2 fast path follows the same rule: the top-left 2×2
+	// window (cells 0, 1, 3, 4) ties at 5 between 1 and 3; 1 wins.
+	checkGrad([]float64{0, 5, 0, 5, 0, 0, 0, 0, 0}, ops.Square(2, 2, 0), 1)
+	checkGrad([]float64{1, 1, 0, 1, 1, 0, 0, 0, 0}, ops.Square(2, 2, 0), 0)
 }
 
 func TestPoolRejectsBadArguments(t *testing.T) {
