@@ -80,7 +80,7 @@ func Conv2D(x, w, b *G.Node, stride, pad [2]int) (*G.Node, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, "ops.Conv2D")
 	}
-	op := &conv2DOp{convGeom: g}
+	op := &conv2DOp{convGeom: g, ws: new(convWorkspace)}
 	if b == nil {
 		return G.ApplyOp(op, x, w)
 	}
@@ -97,7 +97,7 @@ type conv2DOp struct {
 	convGeom
 	bias bool
 	out  outBuf
-	ws   convWorkspace
+	ws   *convWorkspace // shared with the filter-gradient op, see colsCache
 }
 
 func (op *conv2DOp) Arity() int {
@@ -186,13 +186,13 @@ func (op *conv2DOp) forward(x, w, b, y *tensor.Dense) {
 		if b != nil {
 			bias = b.Float32s()
 		}
-		convForward(op.convGeom, &op.ws, x.Float32s(), w.Float32s(), bias, y.Float32s())
+		convForward(op.convGeom, op.ws, x.Float32s(), w.Float32s(), bias, y.Float32s())
 	case tensor.Float64:
 		var bias []float64
 		if b != nil {
 			bias = b.Float64s()
 		}
-		convForward(op.convGeom, &op.ws, x.Float64s(), w.Float64s(), bias, y.Float64s())
+		convForward(op.convGeom, op.ws, x.Float64s(), w.Float64s(), bias, y.Float64s())
 	}
 }
 
@@ -213,7 +213,7 @@ func (op *conv2DOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 	if err != nil {
 		return nil, errors.Wrap(err, "Conv2D input gradient")
 	}
-	dw, err := G.ApplyOp(&conv2DFilterGradOp{convGeom: op.convGeom}, x, grad)
+	dw, err := G.ApplyOp(&conv2DFilterGradOp{convGeom: op.convGeom, fwd: op.ws}, x, grad)
 	if err != nil {
 		return nil, errors.Wrap(err, "Conv2D filter gradient")
 	}
@@ -232,7 +232,7 @@ func (op *conv2DOp) DoDiff(ctx G.ExecutionContext, inputs G.Nodes, output *G.Nod
 	if err != nil {
 		return errors.Wrap(err, "Conv2D DoDiff")
 	}
-	grads := []G.Op{&conv2DInputGradOp{convGeom: op.convGeom}, &conv2DFilterGradOp{convGeom: op.convGeom}, newChannelSumOp(op.yShape())}
+	grads := []G.Op{&conv2DInputGradOp{convGeom: op.convGeom}, &conv2DFilterGradOp{convGeom: op.convGeom, fwd: op.ws}, newChannelSumOp(op.yShape())}
 	args := [][]G.Value{{inputs[1].Value(), dy}, {inputs[0].Value(), dy}, {dy}}
 	for i, in := range inputs {
 		g, err := grads[i].Do(args[i]...)
@@ -324,11 +324,14 @@ func (op *conv2DInputGradOp) do(w, dy, dx *tensor.Dense) {
 	}
 }
 
-// conv2DFilterGradOp computes ∂L/∂w from the input x and ∂L/∂y.
+// conv2DFilterGradOp computes ∂L/∂w from the input x and ∂L/∂y. It reuses
+// the column matrix its forward op unrolled from the same x, when there is
+// one (see colsCache).
 type conv2DFilterGradOp struct {
 	convGeom
 	out outBuf
 	ws  convWorkspace
+	fwd *convWorkspace // the forward op's workspace; nil if none
 }
 
 func (op *conv2DFilterGradOp) Arity() int { return 2 }
@@ -394,8 +397,8 @@ func (op *conv2DFilterGradOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, 
 func (op *conv2DFilterGradOp) do(x, dy, dw *tensor.Dense) {
 	switch x.Dtype() {
 	case tensor.Float32:
-		convFilterGrad(op.convGeom, &op.ws, x.Float32s(), dy.Float32s(), dw.Float32s())
+		convFilterGrad(op.convGeom, &op.ws, op.fwd, x.Float32s(), dy.Float32s(), dw.Float32s())
 	case tensor.Float64:
-		convFilterGrad(op.convGeom, &op.ws, x.Float64s(), dy.Float64s(), dw.Float64s())
+		convFilterGrad(op.convGeom, &op.ws, op.fwd, x.Float64s(), dy.Float64s(), dw.Float64s())
 	}
 }

@@ -1,62 +1,61 @@
 package ops
 
-// The convolution kernels. Each image is processed on its own: its
-// receptive fields are unrolled into a (C·KH·KW)×(OH·OW) column matrix
-// (im2col), so the forward pass is one matrix product per image,
-//
-//	y_n (F × P) = w (F × CKK) · cols_n (CKK × P),
-//
-// which lands directly in (N, F, OH, OW) layout. Images are split across
-// workers; each worker owns its column buffer.
+import "unsafe"
 
-// convWorkspace holds per-worker scratch buffers, reused across calls.
+// The convolution kernels. The receptive fields of a chunk of G images are
+// unrolled into one column matrix (im2col) of C·KH·KW rows and G·OH·OW
+// columns, image after image, so that each pass is one large matrix product
+// that package blas spreads over the cores:
+//
+//	forward:      Yᵗ (F × G·P)  = w (F × CKK) · cols (CKK × G·P)
+//	filter grad:  dw (F × CKK) += dYᵗ (F × G·P) · colsᵀ
+//	input grad:   dcols (CKK × G·P) = wᵀ · dYᵗ, then col2im
+//
+// where P = OH·OW and Yᵗ is the output with the image and feature-map axes
+// swapped, (F, G, P), copied to or from the (N, F, OH, OW) layout. The
+// unrolling and copying loops run on every core too, between the products.
+
+// convChunk is the most images unrolled at once; it bounds the workspace.
+const convChunk = 64
+
+// convWorkspace holds the scratch buffers of one op, reused across calls.
 type convWorkspace struct {
-	f32 [][]float32
-	f64 [][]float64
+	f32 [2][]float32
+	f64 [2][]float64
+	colsCache
 }
 
-// buf returns worker wk's scratch buffer of at least n elements. prepare must
-// have sized the per-worker table first.
-func buf[T Float](ws *convWorkspace, wk, n int) []T {
+// colsCache lets the filter gradient reuse the column matrix the forward
+// pass unrolled (buffer 0 of the forward op's workspace), as PyTorch's
+// slow_conv2d does, instead of unrolling the same input again. The forward
+// pass records the input's address and marks the columns fresh when the
+// whole batch fitted in one chunk; the filter gradient uses them once, if it
+// is given the same input, and marks them stale. In a TapeMachine step the
+// forward pass always runs before the gradient, on the same, unchanged input.
+type colsCache struct {
+	x     unsafe.Pointer
+	fresh bool
+}
+
+// bufs returns the two scratch buffers, of at least n0 and n1 elements.
+func bufs[T Float](ws *convWorkspace, n0, n1 int) ([]T, []T) {
 	var zero T
 	switch any(zero).(type) {
 	case float32:
-		if len(ws.f32[wk]) < n {
-			ws.f32[wk] = make([]float32, n)
+		for i, n := range [2]int{n0, n1} {
+			if len(ws.f32[i]) < n {
+				ws.f32[i] = make([]float32, n)
+			}
 		}
-		return any(ws.f32[wk][:n]).([]T)
+		return any(ws.f32[0][:n0]).([]T), any(ws.f32[1][:n1]).([]T)
 	default:
-		if len(ws.f64[wk]) < n {
-			ws.f64[wk] = make([]float64, n)
+		for i, n := range [2]int{n0, n1} {
+			if len(ws.f64[i]) < n {
+				ws.f64[i] = make([]float64, n)
+			}
 		}
-		return any(ws.f64[wk][:n]).([]T)
+		return any(ws.f64[0][:n0]).([]T), any(ws.f64[1][:n1]).([]T)
 	}
-}
-
-// prepare sizes the per-worker table for p workers (not the buffers).
-func (ws *convWorkspace) prepare(p int) {
-	for len(ws.f32) < p {
-		ws.f32 = append(ws.f32, nil)
-		ws.f64 = append(ws.f64, nil)
-	}
-}
-
-// oneByOne reports whether the convolution is a plain 1×1 product, where the
-// image itself is the column matrix.
-func (g convGeom) oneByOne() bool {
-	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0
-}
-
-// chunks returns how many workers parallelFor uses for n items.
-func chunks(n int) int {
-	p := workers()
-	if p > n {
-		p = n
-	}
-	if p < 1 {
-		p = 1
-	}
-	return p
 }
 
 // validRange returns the output columns [lo, hi) whose input column
@@ -82,15 +81,16 @@ func (g convGeom) validRange(kw int) (lo, hi int) {
 	return lo, hi
 }
 
-// im2col unrolls one image x (C, H, W) into cols (C·KH·KW, OH·OW).
-func im2col[T Float](g convGeom, x, cols []T) {
+// im2col unrolls one image x (C, H, W) into the P = OH·OW columns of cols
+// starting at column 0: row r (a channel and kernel offset) at cols[r·ld:].
+func im2col[T Float](g convGeom, x, cols []T, ld int) {
 	P := g.p()
 	r := 0
 	for c := 0; c < g.C; c++ {
 		xc := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for kh := 0; kh < g.KH; kh++ {
 			for kw := 0; kw < g.KW; kw++ {
-				row := cols[r*P : (r+1)*P]
+				row := cols[r*ld : r*ld+P]
 				r++
 				lo, hi := g.validRange(kw)
 				for oh := 0; oh < g.OH; oh++ {
@@ -118,16 +118,16 @@ func im2col[T Float](g convGeom, x, cols []T) {
 	}
 }
 
-// col2im adds the columns cols (C·KH·KW, OH·OW) back into the image
-// gradient dx (C, H, W), the adjoint of im2col.
-func col2im[T Float](g convGeom, cols, dx []T) {
+// col2im adds the columns of one image (row r at cols[r·ld:], P wide) back
+// into its gradient dx (C, H, W): the adjoint of im2col.
+func col2im[T Float](g convGeom, cols []T, ld int, dx []T) {
 	P := g.p()
 	r := 0
 	for c := 0; c < g.C; c++ {
 		dxc := dx[c*g.H*g.W : (c+1)*g.H*g.W]
 		for kh := 0; kh < g.KH; kh++ {
 			for kw := 0; kw < g.KW; kw++ {
-				row := cols[r*P : (r+1)*P]
+				row := cols[r*ld : r*ld+P]
 				r++
 				lo, hi := g.validRange(kw)
 				for oh := 0; oh < g.OH; oh++ {
@@ -137,6 +137,15 @@ func col2im[T Float](g convGeom, cols, dx []T) {
 					}
 					seg := row[oh*g.OW : (oh+1)*g.OW]
 					dr := dxc[ih*g.W : (ih+1)*g.W]
+					if g.SW == 1 {
+						if lo < hi {
+							d := dr[lo-g.PW+kw : hi-g.PW+kw]
+							for i, v := range seg[lo:hi] {
+								d[i] += v
+							}
+						}
+						continue
+					}
 					for ow, iw := lo, lo*g.SW-g.PW+kw; ow < hi; ow, iw = ow+1, iw+g.SW {
 						dr[iw] += seg[ow]
 					}
@@ -146,94 +155,105 @@ func col2im[T Float](g convGeom, cols, dx []T) {
 	}
 }
 
+// unroll writes the columns of images [n0, n0+cnt) of x into cols, whose
+// row stride is cnt·P.
+func unroll[T Float](g convGeom, x []T, n0, cnt int, cols []T) {
+	img, P := g.C*g.H*g.W, g.p()
+	parallelFor(cnt, 1, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			im2col(g, x[(n0+i)*img:(n0+i+1)*img], cols[i*P:], cnt*P)
+		}
+	})
+}
+
+// gather copies the (N, F, P) tensor y's images [n0, n0+cnt) into yt as
+// (F, cnt, P); scatter copies back, adding bias[f] when bias is not nil.
+func gather[T Float](g convGeom, y []T, n0, cnt int, yt []T) {
+	P := g.p()
+	parallelFor(cnt, 1, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for f := 0; f < g.F; f++ {
+				copy(yt[(f*cnt+i)*P:(f*cnt+i+1)*P], y[((n0+i)*g.F+f)*P:])
+			}
+		}
+	})
+}
+
+func scatter[T Float](g convGeom, yt []T, n0, cnt int, bias, y []T) {
+	P := g.p()
+	parallelFor(cnt, 1, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for f := 0; f < g.F; f++ {
+				dst := y[((n0+i)*g.F+f)*P : ((n0+i)*g.F+f+1)*P]
+				src := yt[(f*cnt+i)*P:]
+				if bias == nil {
+					copy(dst, src)
+					continue
+				}
+				b := bias[f]
+				for j := range dst {
+					dst[j] = src[j] + b
+				}
+			}
+		}
+	})
+}
+
 // convForward computes y (N, F, OH, OW) from x (N, C, H, W), w (F, CKK) and
 // the optional bias b (F).
 func convForward[T Float](g convGeom, ws *convWorkspace, x, w, b, y []T) {
-	K, P, img, out := g.ckk(), g.p(), g.C*g.H*g.W, g.F*g.p()
-	ws.prepare(chunks(g.N))
-	parallelFor(g.N, 1, func(wk, lo, hi int) {
-		var cols []T
-		if !g.oneByOne() {
-			cols = buf[T](ws, wk, K*P)
-		}
-		for n := lo; n < hi; n++ {
-			xn, yn := x[n*img:(n+1)*img], y[n*out:(n+1)*out]
-			if g.oneByOne() {
-				cols = xn
-			} else {
-				im2col(g, xn, cols)
-			}
-			var beta T
-			if b != nil {
-				for f, bf := range b {
-					row := yn[f*P : (f+1)*P]
-					for i := range row {
-						row[i] = bf
-					}
-				}
-				beta = 1
-			}
-			gemm(false, false, g.F, P, K, 1, w, K, cols, P, beta, yn, P)
-		}
-	})
+	K, P := g.ckk(), g.p()
+	for n0 := 0; n0 < g.N; n0 += convChunk {
+		cnt := min(convChunk, g.N-n0)
+		cols, yt := bufs[T](ws, K*cnt*P, g.F*cnt*P)
+		unroll(g, x, n0, cnt, cols)
+		gemm(false, false, g.F, cnt*P, K, 1, w, K, cols, cnt*P, 0, yt, cnt*P)
+		scatter(g, yt, n0, cnt, b, y)
+	}
+	ws.colsCache = colsCache{x: unsafe.Pointer(unsafe.SliceData(x)), fresh: g.N <= convChunk}
 }
 
 // convInputGrad computes dx (N, C, H, W) from w (F, CKK) and dy (N, F, OH, OW).
 func convInputGrad[T Float](g convGeom, ws *convWorkspace, w, dy, dx []T) {
-	K, P, img, out := g.ckk(), g.p(), g.C*g.H*g.W, g.F*g.p()
-	ws.prepare(chunks(g.N))
-	parallelFor(g.N, 1, func(wk, lo, hi int) {
-		var dcols []T
-		if !g.oneByOne() {
-			dcols = buf[T](ws, wk, K*P)
-		}
-		for n := lo; n < hi; n++ {
-			dxn, dyn := dx[n*img:(n+1)*img], dy[n*out:(n+1)*out]
-			if g.oneByOne() {
-				gemm(true, false, K, P, g.F, 1, w, K, dyn, P, 0, dxn, P)
-				continue
+	K, P, img := g.ckk(), g.p(), g.C*g.H*g.W
+	for n0 := 0; n0 < g.N; n0 += convChunk {
+		cnt := min(convChunk, g.N-n0)
+		dcols, dyt := bufs[T](ws, K*cnt*P, g.F*cnt*P)
+		gather(g, dy, n0, cnt, dyt)
+		gemm(true, false, K, cnt*P, g.F, 1, w, K, dyt, cnt*P, 0, dcols, cnt*P)
+		parallelFor(cnt, 1, func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dxn := dx[(n0+i)*img : (n0+i+1)*img]
+				clear(dxn)
+				col2im(g, dcols[i*P:], cnt*P, dxn)
 			}
-			gemm(true, false, K, P, g.F, 1, w, K, dyn, P, 0, dcols, P)
-			clear(dxn)
-			col2im(g, dcols, dxn)
-		}
-	})
+		})
+	}
 }
 
 // convFilterGrad computes dw (F, CKK) from x (N, C, H, W) and dy (N, F, OH, OW),
-// summing per-worker partial products in worker order (deterministic).
-func convFilterGrad[T Float](g convGeom, ws *convWorkspace, x, dy, dw []T) {
-	K, P, img, out := g.ckk(), g.p(), g.C*g.H*g.W, g.F*g.p()
-	p := chunks(g.N)
-	ws.prepare(p)
-	cols := K * P
-	if g.oneByOne() {
-		cols = 0
+// taking the columns from fwd's cache when they are fresh and of x.
+func convFilterGrad[T Float](g convGeom, ws, fwd *convWorkspace, x, dy, dw []T) {
+	K, P := g.ckk(), g.p()
+	cached := fwd != nil && fwd.fresh && fwd.x == unsafe.Pointer(unsafe.SliceData(x))
+	if cached {
+		fwd.fresh = false
 	}
-	parallelFor(g.N, 1, func(wk, lo, hi int) {
-		scratch := buf[T](ws, wk, cols+g.F*K)
-		part := dw
-		if wk > 0 {
-			part = scratch[cols:]
+	for n0 := 0; n0 < g.N; n0 += convChunk {
+		cnt := min(convChunk, g.N-n0)
+		var cols, dyt []T
+		if cached {
+			cols, _ = bufs[T](fwd, K*cnt*P, 0)
+			_, dyt = bufs[T](ws, 0, g.F*cnt*P)
+		} else {
+			cols, dyt = bufs[T](ws, K*cnt*P, g.F*cnt*P)
+			unroll(g, x, n0, cnt, cols)
 		}
-		for n := lo; n < hi; n++ {
-			xn, dyn := x[n*img:(n+1)*img], dy[n*out:(n+1)*out]
-			c := xn
-			if !g.oneByOne() {
-				c = scratch[:cols]
-				im2col(g, xn, c)
-			}
-			var beta T
-			if n > lo {
-				beta = 1
-			}
-			gemm(false, true, g.F, K, P, 1, dyn, P, c, P, beta, part, K)
+		gather(g, dy, n0, cnt, dyt)
+		var beta T
+		if n0 > 0 {
+			beta = 1
 		}
-	})
-	for wk := 1; wk < p; wk++ {
-		part := buf[T](ws, wk, cols+g.F*K)[cols:]
-		for i, v := range part {
-			dw[i] += v
-		}
+		gemm(false, true, g.F, K, cnt*P, 1, dyt, cnt*P, cols, cnt*P, beta, dw, K)
 	}
 }

@@ -307,3 +307,91 @@ func TestConvHashesDistinguishParameters(t *testing.T) {
 		t.Fatal("identical convolutions hash differently")
 	}
 }
+
+// naiveConvGrads returns ∂L/∂x and ∂L/∂w for output gradient dy, by the
+// definition: every output element adds dy·w to the input cell it read and
+// dy·x to the weight it used.
+func naiveConvGrads(c convCase, x, w, dy []float64) (dx, dw []float64) {
+	oh := (c.H+2*c.win.PH-c.win.KH)/c.win.SH + 1
+	ow := (c.W+2*c.win.PW-c.win.KW)/c.win.SW + 1
+	dx, dw = make([]float64, len(x)), make([]float64, len(w))
+	for n := 0; n < c.N; n++ {
+		for f := 0; f < c.F; f++ {
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					d := dy[((n*c.F+f)*oh+i)*ow+j]
+					for ch := 0; ch < c.C; ch++ {
+						for m := 0; m < c.win.KH; m++ {
+							for k := 0; k < c.win.KW; k++ {
+								r, q := i*c.win.SH-c.win.PH+m, j*c.win.SW-c.win.PW+k
+								if r < 0 || r >= c.H || q < 0 || q >= c.W {
+									continue
+								}
+								xi := ((n*c.C+ch)*c.H+r)*c.W + q
+								wi := ((f*c.C+ch)*c.win.KH+m)*c.win.KW + k
+								dx[xi] += d * w[wi]
+								dw[wi] += d * x[xi]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return dx, dw
+}
+
+// TestConv2DGradientOpsMatchReference runs the gradient ops directly, with
+// and without a preceding forward pass (whose unrolled columns the filter
+// gradient reuses), on batches larger than one unrolling chunk too.
+func TestConv2DGradientOpsMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	cases := []convCase{
+		{N: 70, C: 2, H: 6, W: 5, F: 3, win: ops.Square(3, 1, 1)},
+		{N: 130, C: 1, H: 5, W: 5, F: 2, win: ops.Square(2, 2, 0)},
+	}
+	for i := 0; i < 10; i++ {
+		cases = append(cases, randomConvCase(rng, 9))
+	}
+	for _, c := range cases {
+		for _, forwardFirst := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/forward-first=%t", c, forwardFirst), func(t *testing.T) {
+				c.bias = false
+				in := convInputs[float64](rng, c)
+				g := G.NewGraph()
+				xn := G.NodeFromAny(g, in[0], G.WithName("x"))
+				wn := G.NodeFromAny(g, in[1], G.WithName("w"))
+				y, err := buildConv(c)(xn, wn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dyv := randDense[float64](rng, y.Shape()...)
+				dyn := G.NodeFromAny(g, dyv, G.WithName("dy"))
+				grads, err := y.Op().(G.SDOp).SymDiff(G.Nodes{xn, wn}, y, dyn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if forwardFirst {
+					if _, err := y.Op().Do(in[0], in[1]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				dx, err := grads[0].Op().Do(in[1], dyv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dw, err := grads[1].Op().Do(in[0], dyv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantDx, wantDw := naiveConvGrads(c, in[0].Float64s(), in[1].Float64s(), dyv.Float64s())
+				if d := maxAbsDiff(dx.(*tensor.Dense).Float64s(), wantDx); d > 1e-12 {
+					t.Fatalf("input gradient off by %g", d)
+				}
+				if d := maxAbsDiff(dw.(*tensor.Dense).Float64s(), wantDw); d > 1e-11 {
+					t.Fatalf("filter gradient off by %g", d)
+				}
+			})
+		}
+	}
+}

@@ -286,21 +286,113 @@ func (g poolGeom) max2x2(kind PoolKind) bool {
 	return kind == MaxPool && g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0
 }
 
-// argmax2x2 returns the offset of the first largest of the 2×2 window at
-// (2·oh, 2·ow) in plane x of width w, in row-major order.
-func argmax2x2[T Float](x []T, w, oh, ow int) int {
-	i := 2*oh*w + 2*ow
-	best, at := x[i], i
-	if x[i+1] > best {
-		best, at = x[i+1], i+1
+// order32 maps a float32 to an int32 with the same order (−0 and +0 equal,
+// NaNs above +Inf), so that comparisons become integer comparisons, which
+// the compiler turns into conditional moves instead of branches that
+// mispredict on random data.
+func order32(v float32) int32 {
+	b := int32(math.Float32bits(v))
+	s := b >> 31
+	return ((b & 0x7fffffff) ^ s) - s
+}
+
+// argmax2x2 returns the offset in x of the first largest of the four cells
+// x[i], x[i+1], x[j], x[j+1] (a 2×2 window whose rows start at i and j), in
+// row-major order.
+func argmax2x2[T Float](x []T, i, j int) int {
+	top := i
+	if x[i+1] > x[i] {
+		top = i + 1
 	}
-	if x[i+w] > best {
-		best, at = x[i+w], i+w
+	bottom := j
+	if x[j+1] > x[j] {
+		bottom = j + 1
 	}
-	if x[i+w+1] > best {
-		at = i + w + 1
+	if x[bottom] > x[top] {
+		return bottom
 	}
-	return at
+	return top
+}
+
+// maxPool2x2 pools one plane x (rows of width w) into y (oh × ow).
+func maxPool2x2[T Float](x, y []T, w, oh, ow int) {
+	if x32, ok := any(x).([]float32); ok {
+		maxPool2x2f32(x32, any(y).([]float32), w, oh, ow)
+		return
+	}
+	for r := 0; r < oh; r++ {
+		out := y[r*ow : (r+1)*ow]
+		i, j := 2*r*w, (2*r+1)*w
+		for c := range out {
+			out[c] = x[argmax2x2(x, i+2*c, j+2*c)]
+		}
+	}
+}
+
+// maxPool2x2Grad routes each gradient of dy to the first largest cell of its
+// window (row-major order) in dx, which it overwrites.
+func maxPool2x2Grad[T Float](x, dy, dx []T, w, oh, ow int) {
+	if x32, ok := any(x).([]float32); ok {
+		maxPool2x2GradF32(x32, any(dy).([]float32), any(dx).([]float32), w, oh, ow)
+		return
+	}
+	clear(dx)
+	for r := 0; r < oh; r++ {
+		d := dy[r*ow : (r+1)*ow]
+		i, j := 2*r*w, (2*r+1)*w
+		for c, g := range d {
+			dx[argmax2x2(x, i+2*c, j+2*c)] += g
+		}
+	}
+}
+
+// maxPool2x2f32 and maxPool2x2GradF32 are the float32 instances with the
+// window's argmax (argmax2x2f32) written out, so that the loop has no call.
+func maxPool2x2f32(x, y []float32, w, oh, ow int) {
+	for r := 0; r < oh; r++ {
+		out := y[r*ow : (r+1)*ow]
+		top, bot := x[2*r*w:2*r*w+2*len(out)], x[(2*r+1)*w:(2*r+1)*w+2*len(out)]
+		for c := range out {
+			t, b := top[2*c:2*c+2], bot[2*c:2*c+2]
+			tv, bv := order32(t[0]), order32(b[0])
+			ti, bi := 0, 0
+			if v := order32(t[1]); v > tv {
+				tv, ti = v, 1
+			}
+			if v := order32(b[1]); v > bv {
+				bv, bi = v, 1
+			}
+			m := t[ti]
+			if bv > tv {
+				m = b[bi]
+			}
+			out[c] = m
+		}
+	}
+}
+
+func maxPool2x2GradF32(x, dy, dx []float32, w, oh, ow int) {
+	clear(dx)
+	for r := 0; r < oh; r++ {
+		d := dy[r*ow : (r+1)*ow]
+		i, j := 2*r*w, (2*r+1)*w
+		top, bot := x[i:i+2*len(d)], x[j:j+2*len(d)]
+		for c, g := range d {
+			t, b := top[2*c:2*c+2], bot[2*c:2*c+2]
+			tv, bv := order32(t[0]), order32(b[0])
+			at, bat := i+2*c, j+2*c
+			if v := order32(t[1]); v > tv {
+				tv, at = v, at+1
+			}
+			if v := order32(b[1]); v > bv {
+				bv, bat = v, bat+1
+			}
+			if bv > tv {
+				at = bat
+			}
+			dx[at] += g
+		}
+	}
 }
 
 func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T) {
@@ -308,12 +400,7 @@ func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T) {
 	if g.max2x2(kind) {
 		parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
 			for pl := lo; pl < hi; pl++ {
-				xp, yp := x[pl*plane:(pl+1)*plane], y[pl*oplane:(pl+1)*oplane]
-				for oh := 0; oh < g.OH; oh++ {
-					for ow := 0; ow < g.OW; ow++ {
-						yp[oh*g.OW+ow] = xp[argmax2x2(xp, g.W, oh, ow)]
-					}
-				}
+				maxPool2x2(x[pl*plane:(pl+1)*plane], y[pl*oplane:(pl+1)*oplane], g.W, g.OH, g.OW)
 			}
 		})
 		return
@@ -347,13 +434,7 @@ func poolBackward[T Float](g poolGeom, kind PoolKind, x, dy, dx []T) {
 	if g.max2x2(kind) {
 		parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
 			for pl := lo; pl < hi; pl++ {
-				xp, dyp, dxp := x[pl*plane:(pl+1)*plane], dy[pl*oplane:(pl+1)*oplane], dx[pl*plane:(pl+1)*plane]
-				clear(dxp)
-				for oh := 0; oh < g.OH; oh++ {
-					for ow := 0; ow < g.OW; ow++ {
-						dxp[argmax2x2(xp, g.W, oh, ow)] += dyp[oh*g.OW+ow]
-					}
-				}
+				maxPool2x2Grad(x[pl*plane:(pl+1)*plane], dy[pl*oplane:(pl+1)*oplane], dx[pl*plane:(pl+1)*plane], g.W, g.OH, g.OW)
 			}
 		})
 		return

@@ -1,0 +1,144 @@
+package ops_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/retina-ml/retina/ops"
+)
+
+// benchOp times the op that build applies to nodes holding vals (Do only).
+func benchOp(b *testing.B, build func(in ...*G.Node) (*G.Node, error), vals ...*tensor.Dense) {
+	g := G.NewGraph()
+	var nodes G.Nodes
+	var values []G.Value
+	for i, v := range vals {
+		nodes = append(nodes, G.NodeFromAny(g, v, G.WithName(fmt.Sprint("in", i))))
+		values = append(values, v)
+	}
+	y, err := build(nodes...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	op := y.Op()
+	if _, err := op.Do(values...); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := op.Do(values...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// gradOp returns the op computing the gradient of input i of the op built
+// by build, found through SymDiff.
+func benchGrad(b *testing.B, build func(in ...*G.Node) (*G.Node, error), input int, vals ...*tensor.Dense) {
+	g := G.NewGraph()
+	var nodes G.Nodes
+	for i, v := range vals {
+		nodes = append(nodes, G.NodeFromAny(g, v, G.WithName(fmt.Sprint("in", i))))
+	}
+	y, err := build(nodes...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dy := G.NodeFromAny(g, randDense[float32](rand.New(rand.NewPCG(1, 1)), y.Shape()...), G.WithName("dy"))
+	grads, err := y.Op().(G.SDOp).SymDiff(nodes, y, dy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gn := grads[input]
+	var args []G.Value
+	for it := g.From(gn.ID()); it.Next(); {
+		switch c := it.Node().(*G.Node); c {
+		case y:
+			out, err := y.Op().Do(valuesOf(nodes)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			args = append(args, out)
+		default:
+			args = append(args, c.Value())
+		}
+	}
+	op := gn.Op()
+	if _, err := op.Do(args...); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := op.Do(args...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func valuesOf(ns G.Nodes) []G.Value {
+	var vs []G.Value
+	for _, n := range ns {
+		vs = append(vs, n.Value())
+	}
+	return vs
+}
+
+// The convolutions of LeNet at batch 64: conv1 1→20 maps on 28×28, conv2
+// 20→50 maps on 12×12, both 5×5.
+var lenetConvs = []struct {
+	name     string
+	c, hw, f int
+}{{"conv1", 1, 28, 20}, {"conv2", 20, 12, 50}}
+
+func conv(in ...*G.Node) (*G.Node, error) {
+	return ops.Conv2D(in[0], in[1], in[2], [2]int{1, 1}, [2]int{0, 0})
+}
+
+func BenchmarkConv2D(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range lenetConvs {
+		x := randDense[float32](rng, 64, c.c, c.hw, c.hw)
+		w := randDense[float32](rng, c.f, c.c, 5, 5)
+		bias := randDense[float32](rng, c.f)
+		b.Run(c.name+"/forward", func(b *testing.B) { benchOp(b, conv, x, w, bias) })
+		b.Run(c.name+"/input-grad", func(b *testing.B) { benchGrad(b, conv, 0, x, w, bias) })
+		b.Run(c.name+"/filter-grad", func(b *testing.B) { benchGrad(b, conv, 1, x, w, bias) })
+		b.Run(c.name+"/bias-grad", func(b *testing.B) { benchGrad(b, conv, 2, x, w, bias) })
+	}
+}
+
+func BenchmarkMaxPool2D(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 3))
+	pool := func(in ...*G.Node) (*G.Node, error) { return ops.MaxPool2D(in[0], ops.Square(2, 2, 0)) }
+	x := randDense[float32](rng, 64, 20, 24, 24)
+	b.Run("forward", func(b *testing.B) { benchOp(b, pool, x) })
+	b.Run("backward", func(b *testing.B) { benchGrad(b, pool, 0, x) })
+}
+
+func BenchmarkDense(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 4))
+	dense := func(in ...*G.Node) (*G.Node, error) { return ops.Dense(in[0], in[1], in[2], ops.ReLU) }
+	for _, s := range []struct{ in, out int }{{784, 1000}, {800, 500}, {784, 100}} {
+		x, w, bias := randDense[float32](rng, 64, s.in), randDense[float32](rng, s.in, s.out), randDense[float32](rng, s.out)
+		name := fmt.Sprintf("%dx%d", s.in, s.out)
+		b.Run(name+"/forward", func(b *testing.B) { benchOp(b, dense, x, w, bias) })
+		b.Run(name+"/input-grad", func(b *testing.B) { benchGrad(b, dense, 0, x, w, bias) })
+		b.Run(name+"/weight-grad", func(b *testing.B) { benchGrad(b, dense, 1, x, w, bias) })
+	}
+}
+
+func BenchmarkActivate(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 5))
+	x := randDense[float32](rng, 64, 20, 24, 24)
+	for _, a := range []ops.Activation{ops.ReLU, ops.Sigmoid, ops.Tanh} {
+		act := func(in ...*G.Node) (*G.Node, error) { return ops.Activate(in[0], a) }
+		b.Run(a.String()+"/forward", func(b *testing.B) { benchOp(b, act, x) })
+		b.Run(a.String()+"/backward", func(b *testing.B) { benchGrad(b, act, 0, x) })
+	}
+}

@@ -1,0 +1,432 @@
+package blas
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Parallel partitioning. A part is worth a goroutine hand-off (a few µs)
+// once it holds at least minPartWork multiply-adds.
+const minPartWork = 1 << 19
+
+// sgemmJob is a pure-Go SGEMM problem with its blocking.
+type sgemmJob struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+
+	kern         *kernel
+	kcBlk, ncBlk int // blocking depth and width
+}
+
+// sgemmCall is the shared state of a parallel call. Its output is cut into
+// a grid of chunks, cm×cn blocks of C or ck ranges of k, several per
+// participant; participants claim chunks in turn, so a thread slowed down
+// by other load does less of the work.
+type sgemmCall struct {
+	sgemmJob
+	cm, cn, ck int
+	next       atomic.Int64 // chunks claimed so far, less one
+	wg         sync.WaitGroup
+}
+
+// workspace holds one participant's buffers. Workspaces are recycled
+// through a free list, so steady-state calls do not allocate.
+type workspace struct {
+	a, b  []float32       // packed A panel and packed B block, 64-byte aligned
+	c     []float32       // private sum of a participant's k chunks
+	used  bool            // c holds a sum
+	tile  [6 * 16]float32 // scratch tile for kernels without masked stores
+	call  *sgemmCall      // the call a worker takes part in
+	own   sgemmCall       // the call of which this is the caller's workspace
+	parts []*workspace    // the workers' workspaces, for the caller
+}
+
+var workspaces freeList[workspace]
+
+func getWorkspace() *workspace { return workspaces.get() }
+
+func putWorkspace(ws *workspace) {
+	ws.call = nil
+	ws.own.sgemmJob = sgemmJob{} // do not retain the caller's matrices
+	clear(ws.parts)
+	ws.parts = ws.parts[:0]
+	workspaces.put(ws)
+}
+
+// reserve makes ws.a and ws.b hold at least na and nb floats.
+func (ws *workspace) reserve(na, nb int) {
+	if len(ws.a) < na {
+		ws.a = alignedFloats(na)
+	}
+	if len(ws.b) < nb {
+		ws.b = alignedFloats(nb)
+	}
+}
+
+// alignedFloats returns a zeroed slice of n float32 starting on a 64-byte
+// boundary.
+func alignedFloats(n int) []float32 {
+	const align = 64 / 4
+	s := make([]float32, n+align)
+	off := int(uintptr(unsafe.Pointer(&s[0]))%64) / 4
+	if off != 0 {
+		off = align - off
+	}
+	return s[off : off+n : off+n]
+}
+
+// A worker is a long-lived goroutine that takes part in parallel calls.
+//
+// Waking a parked goroutine's thread costs tens of microseconds on some
+// machines (a virtual CPU that has to be rescheduled), as much as a whole
+// small GEMM. So a worker that finishes a job polls its mailbox for
+// spinTime, yielding its processor to other goroutines between polls,
+// before it parks: the GEMMs of a training step, which follow each other
+// closely, then start without that latency.
+type worker struct {
+	job  atomic.Pointer[workspace] // assigned job; nil when free
+	wake chan struct{}             // capacity 1: a job may be waiting
+}
+
+const spinTime = 200 * time.Microsecond
+
+var workers struct {
+	sync.Mutex
+	list []*worker
+}
+
+// startWorkers returns the workers, starting more until there are at
+// least n.
+func startWorkers(n int) []*worker {
+	w := &workers
+	w.Lock()
+	defer w.Unlock()
+	for len(w.list) < n {
+		wk := &worker{wake: make(chan struct{}, 1)}
+		w.list = append(w.list, wk)
+		go wk.loop()
+	}
+	return w.list
+}
+
+// offer gives ws to the worker if it is free.
+func (w *worker) offer(ws *workspace) bool {
+	if !w.job.CompareAndSwap(nil, ws) {
+		return false
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (w *worker) loop() {
+	for {
+		ws := w.wait()
+		call := ws.call
+		call.work(ws, false)
+		w.job.Store(nil)
+		call.wg.Done()
+	}
+}
+
+// wait returns the next job, spinning for a while before parking.
+func (w *worker) wait() *workspace {
+	start := time.Now()
+	for i := 0; ; i++ {
+		if ws := w.job.Load(); ws != nil {
+			return ws
+		}
+		if i%16 == 15 && time.Since(start) > spinTime {
+			break
+		}
+		runtime.Gosched()
+	}
+	for {
+		<-w.wake
+		if ws := w.job.Load(); ws != nil {
+			return ws
+		}
+	}
+}
+
+// sgemmGo computes C = alpha·op(A)·op(B) + beta·C with the pure-Go backend.
+// Arguments have been checked; m, n, k > 0 and alpha != 0.
+func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	kern := currentKernel()
+	job := sgemmJob{
+		transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+		kern: kern,
+	}
+	pm, pn, pk := partition(kern, m, n, k, threads())
+	cm, cn, ck := chunking(kern, m, n, k, pm, pn, pk)
+
+	// Balance the blocks: k = 784 with kc = 384 gives 3×262, not
+	// 384+384+16. Depths are rounded to 8 for the transposing packers.
+	depth := ceilDiv(k, ck)
+	job.kcBlk = min(k, roundUp(ceilDiv(depth, ceilDiv(depth, kern.kc)), 8))
+	width := ceilDiv(ceilDiv(n, kern.nr), cn) * kern.nr // widest chunk
+	job.ncBlk = roundUp(ceilDiv(width, ceilDiv(width, kern.nc)), kern.nr)
+
+	self := getWorkspace()
+	parts := pm * pn * pk
+	if parts == 1 {
+		job.block(self, 0, m, 0, n, 0, k, c, ldc, beta)
+		putWorkspace(self)
+		return
+	}
+
+	call := &self.own
+	call.sgemmJob = job
+	call.cm, call.cn, call.ck = cm, cn, ck
+	call.next.Store(0)
+	// Hand out parts-1 jobs to free workers; with concurrent calls some
+	// workers may be busy, and the call makes do with fewer.
+	var ws *workspace
+	for _, w := range startWorkers(parts - 1) {
+		if len(self.parts) == parts-1 {
+			break
+		}
+		if ws == nil {
+			ws = getWorkspace()
+			ws.call = call
+		}
+		call.wg.Add(1)
+		if w.offer(ws) {
+			self.parts = append(self.parts, ws)
+			ws = nil
+		} else {
+			call.wg.Done()
+		}
+	}
+	if ws != nil {
+		putWorkspace(ws)
+	}
+	call.work(self, true)
+	call.wg.Wait()
+	if ck > 1 {
+		for _, ws := range self.parts {
+			if !ws.used {
+				continue
+			}
+			for i := 0; i < m; i++ {
+				ci := c[i*ldc : i*ldc+n]
+				for j, v := range ws.c[i*n : i*n+n] {
+					ci[j] += v
+				}
+			}
+		}
+	}
+	for _, ws := range self.parts {
+		putWorkspace(ws)
+	}
+	putWorkspace(self)
+}
+
+// work computes chunks of the call until none is left. The caller (owner)
+// takes chunk 0 first and writes C directly; with a k split the other
+// participants sum their chunks in ws.c.
+func (call *sgemmCall) work(ws *workspace, owner bool) {
+	chunks := int64(call.cm * call.cn * call.ck)
+	t := int64(0)
+	if !owner {
+		t = call.next.Add(1)
+	}
+	ws.used = false
+	m, n, k := call.m, call.n, call.k
+	nr := call.kern.nr
+	tilesN := ceilDiv(n, nr)
+	for ; t < chunks; t = call.next.Add(1) {
+		tk := int(t) % call.ck
+		tn := int(t) / call.ck % call.cn
+		tm := int(t) / (call.ck * call.cn)
+		i0, i1 := tm*m/call.cm, (tm+1)*m/call.cm
+		j0 := tn * tilesN / call.cn * nr
+		j1 := min(n, (tn+1)*tilesN/call.cn*nr)
+		p0 := min(k, roundUp(tk*k/call.ck, 8))
+		p1 := min(k, roundUp((tk+1)*k/call.ck, 8))
+		c, ldc, beta := call.c, call.ldc, call.beta
+		if call.ck > 1 {
+			if !owner {
+				if len(ws.c) < m*n {
+					ws.c = make([]float32, m*n)
+				}
+				c, ldc, beta = ws.c, n, 0
+			}
+			if ws.used {
+				beta = 1 // add to the chunks done before
+			}
+		}
+		call.block(ws, i0, i1, j0, j1, p0, p1, c, ldc, beta)
+		ws.used = true
+	}
+}
+
+// chunking refines a pm×pn×pk partition into chunks, 4 or 2 per part when
+// they stay big enough to cost no extra packing worth mentioning.
+func chunking(kern *kernel, m, n, k, pm, pn, pk int) (cm, cn, ck int) {
+	cm, cn, ck = pm, pn, pk
+	tilesN := ceilDiv(n, kern.nr)
+	for _, f := range [...]int{4, 2} {
+		switch {
+		case pn > 1 && pn*f <= tilesN && ceilDiv(tilesN, pn*f)*kern.nr >= 128:
+			return pm, pn * f, pk
+		case pm > 1 && ceilDiv(m, pm*f) >= max(64, 4*kern.mr):
+			return pm * f, pn, pk
+		case pk > 1 && ceilDiv(k, pk*f) >= 256:
+			return pm, pn, pk * f
+		}
+	}
+	return cm, cn, ck
+}
+
+// partition splits a GEMM among at most threads parts, as a pm×pn grid of
+// C (columns in whole register panels, rows evenly) or, when pk > 1, as pk
+// ranges of k whose products are summed. It minimises a cost model of the
+// busiest part: padded multiply-adds plus packing and reduction traffic.
+func partition(kern *kernel, m, n, k, threads int) (pm, pn, pk int) {
+	// Costs are in multiply-adds, as float64: m·n·k overflows a 32-bit int.
+	work := float64(m) * float64(n) * float64(k)
+	parts := int(min(float64(threads), max(1, work/minPartWork)))
+	if parts <= 1 {
+		return 1, 1, 1
+	}
+	tilesN := ceilDiv(n, kern.nr)
+	// cost of one part computing rows×cols over depth kk: padded
+	// multiply-adds plus, at about 8 multiply-adds per element, packing B
+	// once and A once per column block.
+	cost := func(rows, cols, kk int) float64 {
+		padRows := rows
+		if !kern.tightA {
+			padRows = roundUp(rows, kern.mr)
+		}
+		return float64(padRows)*float64(roundUp(cols, kern.nr))*float64(kk) +
+			8*float64(kk)*float64(rows*ceilDiv(cols, kern.nc)+cols)
+	}
+	for p := parts; p > 1; p-- {
+		best := -1.0
+		for qn := 1; qn <= p; qn++ {
+			qm := p / qn
+			if p%qn != 0 || qn > tilesN || qm > m {
+				continue
+			}
+			cols := min(n, ceilDiv(tilesN, qn)*kern.nr)
+			if c := cost(ceilDiv(m, qm), cols, k); best < 0 || c < best {
+				best, pm, pn, pk = c, qm, qn, 1
+			}
+		}
+		if k >= 16*p {
+			// Split k; the caller adds p-1 private products to C.
+			if c := cost(m, n, ceilDiv(k, p)) + 4*float64(m)*float64(n)*float64(p); best < 0 || c < best {
+				best, pm, pn, pk = c, 1, 1, p
+			}
+		}
+		if best >= 0 {
+			return pm, pn, pk
+		}
+	}
+	return 1, 1, 1
+}
+
+// block computes the block C[i0:i1, j0:j1] over the k range [p0, p1):
+//
+//	C = alpha·op(A)[i0:i1, p0:p1]·op(B)[p0:p1, j0:j1] + beta·C
+//
+// where c and ldc give C (the caller's or a private one).
+func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ldc int, beta float32) {
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
+	ws.reserve(mr*j.kcBlk, j.kcBlk*j.ncBlk)
+	for jc := j0; jc < j1; jc += j.ncBlk {
+		nc := min(j.ncBlk, j1-jc)
+		for pc := p0; pc < p1; pc += j.kcBlk {
+			kc := min(j.kcBlk, p1-pc)
+			b := beta
+			if pc > p0 {
+				b = 1
+			}
+			j.packB(ws.b, pc, kc, jc, nc)
+			for ir := i0; ir < i1; ir += mr {
+				rows := min(mr, i1-ir)
+				stride := mr
+				if kern.tightA {
+					stride = rows
+				}
+				j.packA(ws.a, ir, rows, stride, pc, kc)
+				ap := &ws.a[0]
+				crow := ir*ldc + jc
+				for jr := 0; jr < nc; jr += nr {
+					kern.tile(kc, ap, &ws.b[jr*kc], &c[crow+jr], ldc, j.alpha, b, rows, min(nr, nc-jr), ws)
+				}
+			}
+		}
+	}
+}
+
+// packA packs op(A)[i0:i0+rows, p0:p0+kc] into dst: for each k step p the
+// rows are contiguous, dst[p·stride+i], zero padded up to stride.
+func (j *sgemmJob) packA(dst []float32, i0, rows, stride, p0, kc int) {
+	dst = dst[:kc*stride]
+	if !j.transA {
+		// A is m×k: rows of op(A) are rows of A.
+		j.kern.transpose(dst, stride, j.a[i0*j.lda+p0:], j.lda, rows, kc)
+	} else if j.kern.copyRows != nil && rows == stride {
+		j.kern.copyRows(dst, j.a[p0*j.lda+i0:], j.lda, kc, rows)
+	} else {
+		// A is k×m: each k step is a contiguous run of A.
+		for p := 0; p < kc; p++ {
+			copy(dst[p*stride:p*stride+rows], j.a[(p0+p)*j.lda+i0:])
+		}
+	}
+	if rows < stride {
+		for p := 0; p < kc; p++ {
+			clear(dst[p*stride+rows : (p+1)*stride])
+		}
+	}
+}
+
+// packB packs op(B)[p0:p0+kc, j0:j0+nc] into column panels of nr columns:
+// panel q occupies dst[q·nr·kc:], with dst[q·nr·kc + p·nr + j], zero padded
+// to a whole panel.
+func (j *sgemmJob) packB(dst []float32, p0, kc, j0, nc int) {
+	nr := j.kern.nr
+	panels := ceilDiv(nc, nr)
+	dst = dst[:panels*nr*kc]
+	if !j.transB {
+		// B is k×n: each k step of a panel is a contiguous run of B.
+		j.kern.copyPanels(dst, j.b[p0*j.ldb+j0:], j.ldb, kc, nc)
+		return
+	}
+	// B is n×k: panel columns are rows of B.
+	for q := 0; q < panels; q++ {
+		cols := min(nr, nc-q*nr)
+		d := dst[q*nr*kc : (q+1)*nr*kc]
+		if j.kern.transposePanel != nil {
+			j.kern.transposePanel(d, j.b[(j0+q*nr)*j.ldb+p0:], j.ldb, cols, kc)
+			continue
+		}
+		j.kern.transpose(d, nr, j.b[(j0+q*nr)*j.ldb+p0:], j.ldb, cols, kc)
+		if cols < nr {
+			for p := 0; p < kc; p++ {
+				clear(d[p*nr+cols : (p+1)*nr])
+			}
+		}
+	}
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func roundUp(a, b int) int { return ceilDiv(a, b) * b }
