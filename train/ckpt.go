@@ -31,7 +31,9 @@ type checkpointMeta struct {
 const checkpointFormat = "retina-train/1"
 
 // SaveCheckpoint writes the model's parameters, the optimizer's state and
-// the run's progress to path, atomically.
+// the run's progress to path, atomically. In a data-parallel run, Fit saves
+// from rank 0 only, with the running metrics summed over the ranks; every
+// rank resumes from the same file.
 func (t *Trainer) SaveCheckpoint(path string) error {
 	meta := checkpointMeta{
 		Format: checkpointFormat, Optimizer: t.cfg.Optimizer.String(), OptimizerSteps: t.cfg.Optimizer.Steps(),
@@ -130,6 +132,10 @@ func (t *Trainer) Resume(path string) error {
 	}
 	t.cfg.Optimizer.SetSteps(meta.OptimizerSteps)
 	t.state = meta.State
+	if t.cfg.Comm.Rank() != 0 {
+		// The saved running sums are the job's; rank 0 carries them on.
+		t.state.Partial = partial{}
+	}
 	if t.cfg.Dir != "" {
 		// Make the per-epoch log agree with the checkpoint, whatever happened
 		// after it was written.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/retina-ml/retina/datasets"
 	"github.com/retina-ml/retina/graph"
+	"github.com/retina-ml/retina/train/dist"
 )
 
 // evaluator is the model built for inference at one batch size, sharing the
@@ -55,26 +56,55 @@ func (t *Trainer) evaluator(n int) (*evaluator, error) {
 
 // Evaluate computes the loss (and accuracy, or reconstruction error) of the
 // model on every sample of set exactly once, in batches of Config.EvalBatch;
-// the last batch is padded and the padding ignored. Dropout is off.
+// the last batch is padded and the padding ignored. Dropout is off. In a
+// data-parallel run each rank evaluates its share of set and the sums are
+// combined: every rank must call Evaluate.
 func (t *Trainer) Evaluate(set *datasets.Set) (SetMetrics, error) {
 	var m SetMetrics
 	if set == nil || set.Len() == 0 {
 		return m, errors.New("train: nothing to evaluate")
 	}
+	size, rank := t.cfg.Comm.Size(), t.cfg.Comm.Rank()
+	part := set.Subset(rank*set.Len()/size, (rank+1)*set.Len()/size)
+	var correct int
+	if part.Len() > 0 {
+		var err error
+		if m, correct, err = t.evaluateSums(part); err != nil {
+			return m, err
+		}
+	}
+	if size > 1 {
+		c, n := float64(correct), float64(m.Samples)
+		if err := dist.SumFloat64s(t.cfg.Comm, &m.Loss, &m.ReconError, &c, &n); err != nil {
+			return m, errors.Wrap(err, "train: summing evaluation metrics over the processes")
+		}
+		correct, m.Samples = int(c), int(n)
+	}
+	n := float64(m.Samples)
+	m.Loss /= n
+	m.ReconError /= n
+	if t.classifier() {
+		m.Accuracy = float64(correct) / n
+	}
+	return m, nil
+}
+
+// evaluateSums returns the sums of the per-sample loss and reconstruction
+// error over set, the number of correct predictions and of samples.
+func (t *Trainer) evaluateSums(set *datasets.Set) (m SetMetrics, correct int, err error) {
 	e, err := t.evaluator(min(t.cfg.EvalBatch, set.Len()))
 	if err != nil {
-		return m, err
+		return m, 0, err
 	}
 	loader := &datasets.Loader{Set: set, BatchSize: e.batch, Partial: datasets.PadPartial}
 	it := loader.Epoch(0)
 	var b datasets.Batch
 	out := make([]float32, e.built.Output.Shape().TotalSize()/e.batch)
 	logits := make([]float32, e.built.Logits.Shape().TotalSize()/e.batch)
-	var correct int
 	for it.Next(&b) {
 		copyInto(e.x, b.X)
 		if err := e.forward(); err != nil {
-			return m, err
+			return m, 0, err
 		}
 		ov, lv := e.built.Output.Value(), e.built.Logits.Value()
 		for i := 0; i < b.Size; i++ {
@@ -94,16 +124,7 @@ func (t *Trainer) Evaluate(set *datasets.Set) (SetMetrics, error) {
 			m.Samples++
 		}
 	}
-	if err := it.Err(); err != nil {
-		return m, errors.Wrap(err, "train: evaluation batches")
-	}
-	n := float64(m.Samples)
-	m.Loss /= n
-	m.ReconError /= n
-	if t.classifier() {
-		m.Accuracy = float64(correct) / n
-	}
-	return m, nil
+	return m, correct, errors.Wrap(it.Err(), "train: evaluation batches")
 }
 
 // Predict runs the model on set and returns its outputs, one row per

@@ -15,6 +15,7 @@ import (
 
 	"github.com/retina-ml/retina/datasets"
 	"github.com/retina-ml/retina/graph"
+	"github.com/retina-ml/retina/train/dist"
 )
 
 // Config configures a Trainer. The zero value trains one epoch of batch 64
@@ -44,6 +45,15 @@ type Config struct {
 	// Progress receives the progress bar (on a terminal) or periodic lines,
 	// and one summary line per epoch. Default os.Stderr; io.Discard for none.
 	Progress io.Writer
+
+	// Comm makes the run data-parallel over the processes of a job (see
+	// package train/dist): Batch is then the global batch, split evenly
+	// across the ranks; rank 0's parameters are broadcast when Fit starts;
+	// gradients are averaged over the ranks before every step; metrics are
+	// summed over the ranks; only rank 0 writes to Dir and Progress. Every
+	// rank must call Fit (and Evaluate) alike: they are collective. Default
+	// dist.Local{}: one process.
+	Comm dist.AllReducer
 }
 
 func (c Config) withDefaults() Config {
@@ -67,6 +77,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Progress == nil {
 		c.Progress = os.Stderr
+	}
+	if c.Comm == nil {
+		c.Comm = dist.Local{}
+	}
+	if c.Comm.Rank() != 0 {
+		c.Dir, c.Progress = "", io.Discard
 	}
 	return c
 }
@@ -122,7 +138,16 @@ type Trainer struct {
 	evals map[int]*evaluator
 	state state
 
-	interruptAt int // tests: behave as if interrupted when Step reaches it
+	// Data parallelism: this rank's share of a global batch, and the
+	// buffers averaged over the ranks after each backward pass (the
+	// gradients, then sync: the loss and the stop request).
+	local    datasets.Batch
+	avg      dist.Averager
+	sync     [2]float32
+	syncBufs [][]float32
+
+	interruptAt int       // tests: behave as if interrupted when Step reaches it
+	afterStep   func(int) // tests: called after each step of Fit with the step count
 }
 
 // state is everything about the progress of a run that a checkpoint saves.
@@ -158,8 +183,14 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 	if m.Dtype() != tensor.Float32 && m.Dtype() != tensor.Float64 {
 		return nil, errors.Errorf("train: model dtype %v", m.Dtype())
 	}
+	if size := cfg.Comm.Size(); cfg.Batch%size != 0 {
+		return nil, errors.Errorf("train: batch %d does not split evenly over %d processes", cfg.Batch, size)
+	}
+	if cfg.Comm.Size() > 1 && m.Dtype() != tensor.Float32 {
+		return nil, errors.Errorf("train: data-parallel training needs a float32 model, not %v", m.Dtype())
+	}
 	t.g = G.NewGraph()
-	xn := m.NewInput(t.g, cfg.Batch)
+	xn := m.NewInput(t.g, cfg.Batch/cfg.Comm.Size())
 	t.x = tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(xn.Shape().Clone()...))
 	if err := G.Let(xn, t.x); err != nil {
 		return nil, errors.Wrap(err, "train: binding the input")
@@ -213,31 +244,76 @@ func (t *Trainer) StepsDone() int { return t.state.Step }
 // totalSteps is the number of steps of the whole run.
 func (t *Trainer) totalSteps(perEpoch int) int { return perEpoch * t.cfg.Epochs }
 
-// Step runs one optimizer step on a full batch and returns its loss. The
-// learning rate is the optimizer's, scaled by the schedule at the current
-// step of a run of total steps (total ≤ 0: unscheduled).
+// Step runs one optimizer step on a full (global) batch and returns this
+// process's loss. The learning rate is the optimizer's, scaled by the
+// schedule at the current step of a run of total steps (total ≤ 0:
+// unscheduled). In a data-parallel run every rank calls Step with the same
+// batch and uses its share of it.
 func (t *Trainer) Step(b *datasets.Batch, total int) (float64, error) {
-	if err := t.load(b); err != nil {
-		return 0, err
-	}
-	loss, err := t.run()
-	if err != nil {
-		return loss, err
-	}
-	return loss, t.update(total)
+	loss, _, err := t.step(b, total, false)
+	return loss, err
 }
 
-// load copies a batch into the bound input and target tensors.
-func (t *Trainer) load(b *datasets.Batch) error {
-	if len(b.X) != t.x.Size() {
-		return errors.Errorf("train: batch holds %d values, the graph's input %v needs %d", len(b.X), t.x.Shape(), t.x.Size())
+// step runs one training step on this rank's share of the global batch b:
+// the forward and backward passes; in a data-parallel run, one all-reduce
+// that averages the gradients, the loss and the ranks' stop requests; the
+// divergence check; and the update. It returns this rank's loss and whether
+// any rank asked to stop, which all ranks then do after this same step.
+func (t *Trainer) step(b *datasets.Batch, total int, stop bool) (localLoss float64, stopAll bool, err error) {
+	if err := t.load(b); err != nil {
+		return 0, stop, err
 	}
-	copyInto(t.x, b.X)
-	if t.y != nil {
-		if len(b.OneHot) != t.y.Size() {
-			return errors.Errorf("train: batch has %d one-hot values, the model's output %v needs %d", len(b.OneHot), t.y.Shape(), t.y.Size())
+	if localLoss, err = t.run(); err != nil {
+		return localLoss, stop, err
+	}
+	if err := t.collectGrads(); err != nil {
+		return localLoss, stop, err
+	}
+	loss, stopAll := localLoss, stop
+	if t.cfg.Comm.Size() > 1 {
+		t.sync = [2]float32{float32(localLoss), 0}
+		if stop {
+			t.sync[1] = 1
 		}
-		copyInto(t.y, b.OneHot)
+		t.syncBufs = t.syncBufs[:0]
+		for _, g := range t.gvals {
+			t.syncBufs = append(t.syncBufs, g.Float32s())
+		}
+		t.syncBufs = append(t.syncBufs, t.sync[:])
+		if err := t.avg.Average(t.cfg.Comm, t.syncBufs); err != nil {
+			return localLoss, stop, errors.Wrapf(err, "train: step %d: averaging gradients", t.state.Step)
+		}
+		loss, stopAll = float64(t.sync[0]), t.sync[1] > 0
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return localLoss, stopAll, &DivergenceError{Step: t.state.Step, What: "loss", Value: loss}
+	}
+	return localLoss, stopAll, t.update(total)
+}
+
+// load copies this rank's share of a global batch into the bound input and
+// target tensors, and keeps a view of it in t.local.
+func (t *Trainer) load(b *datasets.Batch) error {
+	size, rank := t.cfg.Comm.Size(), t.cfg.Comm.Rank()
+	if len(b.X) != t.x.Size()*size || b.Size != t.cfg.Batch {
+		return errors.Errorf("train: batch of %d samples (%d values); the run needs full batches of %d (input %v per process)",
+			b.Size, len(b.X), t.cfg.Batch, t.x.Shape())
+	}
+	n := t.cfg.Batch / size
+	lo, hi := rank*n, (rank+1)*n
+	sample := len(b.X) / t.cfg.Batch
+	t.local = datasets.Batch{X: b.X[lo*sample : hi*sample], Size: n}
+	if len(b.Labels) > 0 {
+		t.local.Labels = b.Labels[lo:hi]
+	}
+	copyInto(t.x, t.local.X)
+	if t.y != nil {
+		k := t.y.Size() / n
+		if len(b.OneHot) != t.cfg.Batch*k {
+			return errors.Errorf("train: batch has %d one-hot values, the model's output %v needs %d per sample", len(b.OneHot), t.y.Shape(), k)
+		}
+		t.local.OneHot = b.OneHot[lo*k : hi*k]
+		copyInto(t.y, t.local.OneHot)
 	}
 	return nil
 }
@@ -253,7 +329,7 @@ func copyInto(d *tensor.Dense, src []float32) {
 	}
 }
 
-// run executes forward and backward passes and returns the loss.
+// run executes the forward and backward passes and returns the loss.
 func (t *Trainer) run() (float64, error) {
 	t.built.SetRandom(t.cfg.Seed, uint64(t.state.Step))
 	t.vm.Reset()
@@ -264,14 +340,11 @@ func (t *Trainer) run() (float64, error) {
 	if err != nil {
 		return 0, errors.Wrapf(err, "train: step %d: reading the loss", t.state.Step)
 	}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, &DivergenceError{Step: t.state.Step, What: "loss", Value: loss}
-	}
 	return loss, nil
 }
 
-// update applies the optimizer with the scheduled learning rate.
-func (t *Trainer) update(total int) error {
+// collectGrads reads the gradient values the machine computed.
+func (t *Trainer) collectGrads() error {
 	for i, gn := range t.grads {
 		v, ok := gn.Value().(*tensor.Dense)
 		if !ok {
@@ -279,6 +352,11 @@ func (t *Trainer) update(total int) error {
 		}
 		t.gvals[i] = v
 	}
+	return nil
+}
+
+// update applies the optimizer with the scheduled learning rate.
+func (t *Trainer) update(total int) error {
 	lr := t.cfg.Optimizer.LR()
 	if total > 0 {
 		lr *= t.cfg.Schedule.Factor(t.state.Step, total)
@@ -321,6 +399,9 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 			return nil, errors.Wrap(err, "train")
 		}
 	}
+	if err := t.broadcastParams(); err != nil {
+		return nil, err
+	}
 	loader := &datasets.Loader{Set: data.Train, BatchSize: t.cfg.Batch, Shuffle: true, Seed: t.cfg.Seed, Partial: datasets.DropPartial}
 	perEpoch := loader.Batches()
 	total := t.totalSteps(perEpoch)
@@ -335,15 +416,6 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 		}
 		rep.start(st.Epoch+1, t.cfg.Epochs, perEpoch)
 		for st.Batch < perEpoch {
-			if ctx.Err() != nil || (t.interruptAt > 0 && st.Step == t.interruptAt) {
-				rep.finish()
-				res.Stopped = "interrupted"
-				t.fillResult(res)
-				if err := t.checkpoint(); err != nil {
-					return res, err
-				}
-				return res, ErrInterrupted
-			}
 			if !it.Next(&batch) {
 				if err := it.Err(); err != nil {
 					return res, errors.Wrap(err, "train: batches")
@@ -351,22 +423,36 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 				break
 			}
 			begin := time.Now()
-			if err := t.load(&batch); err != nil {
-				return res, err
-			}
-			loss, err := t.run()
-			if err == nil {
-				t.tally(&batch, loss)
-				err = t.update(total)
-			}
+			stop := ctx.Err() != nil || (t.interruptAt > 0 && st.Step == t.interruptAt)
+			loss, stopAll, err := t.step(&batch, total, stop)
 			if err != nil {
 				rep.finish()
 				t.fillResult(res)
 				return res, err
 			}
+			t.tally(loss)
+			if t.afterStep != nil {
+				t.afterStep(st.Step)
+			}
 			st.Partial.Seconds += time.Since(begin).Seconds()
 			st.Batch++
 			rep.update(st.Batch, st.Partial.LossSum/float64(st.Partial.Samples), float64(st.Partial.Samples)/st.Partial.Seconds)
+			if stopAll {
+				// Every rank stops after this same step: save and leave.
+				rep.finish()
+				res.Stopped = "interrupted"
+				t.fillResult(res)
+				saved := st.Partial
+				if st.Partial, err = t.globalPartial(); err != nil {
+					return res, err
+				}
+				err := t.checkpoint()
+				st.Partial = saved
+				if err != nil {
+					return res, err
+				}
+				return res, ErrInterrupted
+			}
 		}
 		rep.finish()
 		em, err := t.endEpoch(data, total)
@@ -382,9 +468,23 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 	return res, nil
 }
 
-// tally adds a training batch's loss and correct predictions to the epoch.
-func (t *Trainer) tally(b *datasets.Batch, loss float64) {
-	p := &t.state.Partial
+// broadcastParams gives every rank rank 0's parameters.
+func (t *Trainer) broadcastParams() error {
+	if t.cfg.Comm.Size() == 1 {
+		return nil
+	}
+	for _, p := range t.params {
+		if err := t.cfg.Comm.Broadcast(p.Value.Float32s(), 0); err != nil {
+			return errors.Wrapf(err, "train: broadcasting %s", p.Name)
+		}
+	}
+	return nil
+}
+
+// tally adds this rank's loss and correct predictions on its share of the
+// batch to the epoch's running sums.
+func (t *Trainer) tally(loss float64) {
+	b, p := &t.local, &t.state.Partial
 	p.LossSum += loss * float64(b.Size)
 	p.Samples += b.Size
 	if !t.classifier() {
@@ -414,10 +514,28 @@ func (t *Trainer) tally(b *datasets.Batch, loss float64) {
 	}
 }
 
+// globalPartial returns the epoch's running sums over all ranks (wall time:
+// the largest). It is collective.
+func (t *Trainer) globalPartial() (partial, error) {
+	p := t.state.Partial
+	if t.cfg.Comm.Size() == 1 {
+		return p, nil
+	}
+	correct, samples := float64(p.Correct), float64(p.Samples)
+	if err := dist.SumFloat64s(t.cfg.Comm, &p.LossSum, &correct, &samples); err != nil {
+		return p, errors.Wrap(err, "train: summing metrics over the processes")
+	}
+	p.Correct, p.Samples = int(correct), int(samples)
+	return p, nil
+}
+
 // endEpoch evaluates, records the epoch's metrics, logs and checkpoints.
 func (t *Trainer) endEpoch(data Data, total int) (EpochMetrics, error) {
 	st := &t.state
-	p := st.Partial
+	p, err := t.globalPartial()
+	if err != nil {
+		return EpochMetrics{}, err
+	}
 	em := EpochMetrics{
 		Epoch: st.Epoch + 1, Step: st.Step,
 		LR:      t.cfg.Optimizer.LR() * t.cfg.Schedule.Factor(max(st.Step-1, 0), total),
