@@ -43,10 +43,10 @@ func run(f *cli.Flags) error {
 	if err != nil {
 		return err
 	}
-	fmt.Print(model.Summary())
+	fmt.Fprint(r.Out, model.Summary())
 	tr, err := train.New(model, train.Config{
 		Optimizer: &train.Adam{LearningRate: f.LR},
-		Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: r.Dir,
+		Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: r.Dir, Comm: r.Comm,
 	})
 	if err != nil {
 		return err
@@ -59,6 +59,6 @@ func run(f *cli.Flags) error {
 	if err := r.WriteMetrics(cli.Summary("784-100(swish)-10", f, res)); err != nil {
 		return err
 	}
-	fmt.Printf("test accuracy %.2f%% with the custom swish op\n", 100*res.Last().Test.Accuracy)
+	fmt.Fprintf(r.Out, "test accuracy %.2f%% with the custom swish op\n", 100*res.Last().Test.Accuracy)
 	return nil
 }

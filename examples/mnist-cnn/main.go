@@ -54,12 +54,12 @@ func run(f *cli.Flags, name string, momentum, decay float64) error {
 	if err != nil {
 		return err
 	}
-	fmt.Print(model.Summary())
+	fmt.Fprint(r.Out, model.Summary())
 	tr, err := train.New(model, train.Config{
 		Loss:      train.CrossEntropy,
 		Optimizer: &train.SGD{LearningRate: f.LR, Momentum: momentum, WeightDecay: decay},
 		Schedule:  train.Cosine{},
-		Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: r.Dir,
+		Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: r.Dir, Comm: r.Comm,
 	})
 	if err != nil {
 		return err
@@ -73,7 +73,7 @@ func run(f *cli.Flags, name string, momentum, decay float64) error {
 		return err
 	}
 	last := res.Last()
-	fmt.Printf("test accuracy %.2f%% (error %.2f%%) after %d epochs, %.1fs of training, %.0f samples/s\n",
+	fmt.Fprintf(r.Out, "test accuracy %.2f%% (error %.2f%%) after %d epochs, %.1fs of training, %.0f samples/s\n",
 		100*last.Test.Accuracy, 100*(1-last.Test.Accuracy), len(res.Epochs), res.TrainSeconds, res.SamplesPerSecond)
 	return nil
 }

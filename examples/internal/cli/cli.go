@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/retina-ml/retina/datasets"
 	"github.com/retina-ml/retina/ops"
 	"github.com/retina-ml/retina/train"
+	"github.com/retina-ml/retina/train/dist"
 )
 
 // Flags are the flags every training example accepts.
@@ -55,40 +57,70 @@ type Run struct {
 	Flags *Flags
 	Ctx   context.Context // cancelled on Ctrl-C / SIGTERM
 	stop  context.CancelFunc
+
+	// Comm is the job's AllReducer: dist.Local for a plain run; with a
+	// binary built with -tags mpi and started by mpirun, the MPI one. Pass
+	// it in train.Config.Comm to train data-parallel.
+	Comm dist.AllReducer
+	// Out is standard output on rank 0 and io.Discard on the other ranks.
+	Out io.Writer
 }
+
+// Primary reports whether this process writes the run's files and output:
+// rank 0.
+func (r *Run) Primary() bool { return r.Comm.Rank() == 0 }
 
 // Start creates the run directory, writes config.json (the flags plus
 // extra settings) and prints a banner with the BLAS backend in use.
+//
+// Under mpirun (a binary built with -tags mpi), every rank calls Start; rank
+// 0 creates the directory and writes the files, and every rank must be given
+// the same -out when resuming.
 func Start(name string, f *Flags, extra map[string]any) (*Run, error) {
-	r := &Run{Name: name, Flags: f, Dir: f.Out}
+	comm, err := dist.Open()
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{Name: name, Flags: f, Dir: f.Out, Comm: comm, Out: os.Stdout}
+	if !r.Primary() {
+		r.Out = io.Discard
+	}
 	if r.Dir == "" {
 		if f.Resume {
 			return nil, errors.New("-resume needs -out: the folder of the run to continue")
 		}
 		r.Dir = filepath.Join("runs", fmt.Sprintf("%s-%s", name, time.Now().Format("20060102-150405")))
 	}
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		return nil, err
+	if r.Primary() {
+		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	cfg := map[string]any{
 		"example": name, "epochs": f.Epochs, "batch": f.Batch, "lr": f.LR, "seed": f.Seed, "limit": f.Limit,
 		"data": f.Data, "blas": ops.Backend(), "go": runtime.Version(), "cpus": runtime.NumCPU(), "machine": Machine(),
+		"processes": comm.Size(),
 	}
 	for k, v := range extra {
 		cfg[k] = v
 	}
-	if !f.Resume {
+	if !f.Resume && r.Primary() {
 		if err := train.WriteJSON(filepath.Join(r.Dir, "config.json"), cfg); err != nil {
 			return nil, err
 		}
 	}
 	r.Ctx, r.stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	fmt.Fprintf(os.Stderr, "%s: writing to %s; BLAS: %s; %d CPUs (%s)\n", name, r.Dir, ops.Backend(), runtime.NumCPU(), Machine())
+	if r.Primary() {
+		fmt.Fprintf(os.Stderr, "%s: writing to %s; BLAS: %s; %d CPUs (%s); %s\n", name, r.Dir, ops.Backend(), runtime.NumCPU(), Machine(), comm)
+	}
 	return r, nil
 }
 
-// Close stops listening for signals.
-func (r *Run) Close() { r.stop() }
+// Close stops listening for signals and leaves the MPI job, if any.
+func (r *Run) Close() {
+	r.stop()
+	r.Comm.Close()
+}
 
 // MNIST loads real MNIST (train and test), applying -limit to the training set.
 func (r *Run) MNIST() (trainSet, testSet *datasets.Set, err error) {
@@ -117,8 +149,12 @@ func (r *Run) Fit(tr *train.Trainer, data train.Data) (*train.Result, error) {
 	return res, err
 }
 
-// WriteMetrics writes metrics.json into the run directory.
+// WriteMetrics writes metrics.json into the run directory (on rank 0).
 func (r *Run) WriteMetrics(m map[string]any) error {
+	if !r.Primary() {
+		return nil
+	}
+	m["processes"] = r.Comm.Size()
 	return train.WriteJSON(filepath.Join(r.Dir, "metrics.json"), m)
 }
 
