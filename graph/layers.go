@@ -34,10 +34,10 @@ func (d Dense) Declare(in Shape) (Shape, []ParamSpec, error) {
 }
 
 func (d Dense) Build(ctx *Context, x *G.Node, p []*G.Node) (*G.Node, error) {
-	return d.build(x, p, ops.Linear)
+	return d.buildAct(x, p, ops.Linear)
 }
 
-func (d Dense) build(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
+func (d Dense) buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
 	var b *G.Node
 	if len(p) > 1 {
 		b = p[1]
@@ -80,12 +80,16 @@ func (c Conv2D) Declare(in Shape) (Shape, []ParamSpec, error) {
 }
 
 func (c Conv2D) Build(ctx *Context, x *G.Node, p []*G.Node) (*G.Node, error) {
+	return c.buildAct(x, p, ops.Linear)
+}
+
+func (c Conv2D) buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
 	var b *G.Node
 	if len(p) > 1 {
 		b = p[1]
 	}
 	w := c.Window
-	return ops.Conv2D(x, p[0], b, [2]int{w.SH, w.SW}, [2]int{w.PH, w.PW})
+	return ops.Conv2DAct(x, p[0], b, [2]int{w.SH, w.SW}, [2]int{w.PH, w.PW}, f)
 }
 
 func (c Conv2D) MACs(in Shape) int64 {
@@ -243,8 +247,23 @@ func (Softmax) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
 	return ops.Softmax(x)
 }
 
+// fuser is implemented by the layers an activation can be fused into.
+type fuser interface {
+	buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error)
+}
+
+// fusable reports whether layer i fuses with the activation layer after it,
+// and which activation that is. The model's last layer is never fused away:
+// a final Sigmoid keeps its logits for the loss.
+func fusable(layers []Layer, i int) (ops.Activation, bool) {
+	if _, ok := layers[i].(fuser); !ok || i+2 >= len(layers) {
+		return ops.Linear, false
+	}
+	return elementwise(layers[i+1])
+}
+
 // elementwise returns the activation function of an activation layer that
-// can be fused into a preceding Dense, and whether it is one.
+// can be fused into a preceding Dense or Conv2D, and whether it is one.
 func elementwise(l Layer) (ops.Activation, bool) {
 	switch l.(type) {
 	case ReLU:

@@ -233,15 +233,13 @@ func (m *Model) Build(g *G.ExprGraph, x *G.Node, mode Mode) (*Built, error) {
 		}
 		ctx := &Context{Mode: mode, Index: i, Name: info.name, built: b}
 		var err error
-		if d, ok := l.(Dense); ok && i+1 < last {
-			if f, ok := elementwise(m.Layers[i+1]); ok {
-				if h, err = d.build(h, ps, f); err != nil {
-					return nil, errors.Wrapf(err, "graph: layer %d (%s)", i, info.name)
-				}
-				b.Layers = append(b.Layers, h, h)
-				i++
-				continue
+		if f, ok := fusable(m.Layers, i); ok {
+			if h, err = l.(fuser).buildAct(h, ps, f); err != nil {
+				return nil, errors.Wrapf(err, "graph: layer %d (%s)", i, info.name)
 			}
+			b.Layers = append(b.Layers, h, h)
+			i++
+			continue
 		}
 		if h, err = l.Build(ctx, h, ps); err != nil {
 			return nil, errors.Wrapf(err, "graph: layer %d (%s)", i, info.name)

@@ -74,31 +74,66 @@ func newActGradOp(a Activation, shape tensor.Shape) *kernelOp {
 	}
 }
 
-// activate sets y = f(x); x and y may be the same slice.
+// activate sets y = f(x) on every core; x and y may be the same slice.
 func activate[T Float](a Activation, x, y []T) {
-	parallelFor(len(x), ewGrain, func(_, lo, hi int) {
-		xs, ys := x[lo:hi], y[lo:hi]
-		switch a {
-		case Linear:
-			copy(ys, xs)
-		case ReLU:
-			for i, v := range xs {
-				if v > 0 {
-					ys[i] = v
-				} else {
-					ys[i] = 0
-				}
-			}
-		case Sigmoid:
-			for i, v := range xs {
-				ys[i] = sigmoid(v)
-			}
-		case Tanh:
-			for i, v := range xs {
-				ys[i] = T(math.Tanh(float64(v)))
-			}
+	parallelFor(len(x), ewGrain, func(_, lo, hi int) { activateSerial(a, x[lo:hi], y[lo:hi]) })
+}
+
+// activateSerial sets y = f(x) on the calling goroutine.
+func activateSerial[T Float](a Activation, xs, ys []T) {
+	switch a {
+	case Linear:
+		copy(ys, xs)
+	case ReLU:
+		relu(xs, ys)
+	case Sigmoid:
+		for i, v := range xs {
+			ys[i] = sigmoid(v)
 		}
-	})
+	case Tanh:
+		for i, v := range xs {
+			ys[i] = T(math.Tanh(float64(v)))
+		}
+	}
+}
+
+// relu sets y = max(x, 0) by clearing the bits of negative numbers: a
+// comparison would branch, and the branch mispredicts on real activations.
+// −0 becomes +0.
+func relu[T Float](x, y []T) {
+	switch xs := any(x).(type) {
+	case []float32:
+		ys := any(y).([]float32)[:len(xs)]
+		for i, v := range xs {
+			b := math.Float32bits(v)
+			ys[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+		}
+	case []float64:
+		ys := any(y).([]float64)[:len(xs)]
+		for i, v := range xs {
+			b := math.Float64bits(v)
+			ys[i] = math.Float64frombits(b &^ uint64(int64(b)>>63))
+		}
+	}
+}
+
+// reluGrad sets dx = dy where y > 0 and 0 elsewhere, for y = relu(x) (so
+// y ≥ +0), with a bit mask instead of a branch.
+func reluGrad[T Float](y, dy, dx []T) {
+	switch ys := any(y).(type) {
+	case []float32:
+		dys, dxs := any(dy).([]float32)[:len(ys)], any(dx).([]float32)[:len(ys)]
+		for i, v := range ys {
+			mask := uint32(-int32(math.Float32bits(v)) >> 31) // all ones iff y > 0
+			dxs[i] = math.Float32frombits(math.Float32bits(dys[i]) & mask)
+		}
+	case []float64:
+		dys, dxs := any(dy).([]float64)[:len(ys)], any(dx).([]float64)[:len(ys)]
+		for i, v := range ys {
+			mask := uint64(-int64(math.Float64bits(v)) >> 63)
+			dxs[i] = math.Float64frombits(math.Float64bits(dys[i]) & mask)
+		}
+	}
 }
 
 // sigmoid is 1/(1+e^−x), computed without overflow for large |x|.
@@ -118,13 +153,7 @@ func activateGrad[T Float](a Activation, y, dy, dx []T) {
 		case Linear:
 			copy(dxs, dys)
 		case ReLU:
-			for i, v := range ys {
-				if v > 0 {
-					dxs[i] = dys[i]
-				} else {
-					dxs[i] = 0
-				}
-			}
+			reluGrad(ys, dys, dxs)
 		case Sigmoid:
 			for i, v := range ys {
 				dxs[i] = dys[i] * v * (1 - v)

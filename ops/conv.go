@@ -76,11 +76,21 @@ func newConvGeom(xs, ws tensor.Shape, stride, pad [2]int) (convGeom, error) {
 // and pad are (rows, columns); strides must be ≥ 1, padding is zeros. x, w and
 // b must share one dtype, float32 or float64. Gradients flow to x, w and b.
 func Conv2D(x, w, b *G.Node, stride, pad [2]int) (*G.Node, error) {
+	return Conv2DAct(x, w, b, stride, pad, Linear)
+}
+
+// Conv2DAct is Conv2D followed by the activation f, fused into one op: f is
+// applied while the output is written, and its gradient (from the output)
+// once, before the convolution's gradients.
+func Conv2DAct(x, w, b *G.Node, stride, pad [2]int, f Activation) (*G.Node, error) {
 	g, err := newConvGeom(x.Shape(), w.Shape(), stride, pad)
 	if err != nil {
 		return nil, errors.Wrap(err, "ops.Conv2D")
 	}
-	op := &conv2DOp{convGeom: g, ws: new(convWorkspace)}
+	if !f.valid() {
+		return nil, errors.Errorf("ops.Conv2D: unknown activation %d", int(f))
+	}
+	op := &conv2DOp{convGeom: g, act: f, ws: new(convWorkspace)}
 	if b == nil {
 		return G.ApplyOp(op, x, w)
 	}
@@ -95,6 +105,7 @@ func Conv2D(x, w, b *G.Node, stride, pad [2]int) (*G.Node, error) {
 // receptive fields into columns (im2col) and multiplying by the filter matrix.
 type conv2DOp struct {
 	convGeom
+	act  Activation // applied to the output
 	bias bool
 	out  outBuf
 	ws   *convWorkspace // shared with the filter-gradient op, see colsCache
@@ -123,7 +134,7 @@ func (op *conv2DOp) OverwritesInput() int                           { return -1 
 func (op *conv2DOp) WriteHash(h hash.Hash)                          { io.WriteString(h, op.String()) }
 func (op *conv2DOp) Hashcode() uint32                               { return hashString(op) }
 func (op *conv2DOp) String() string {
-	return fmt.Sprintf("Conv2D{%v bias=%t}", op.convGeom, op.bias)
+	return fmt.Sprintf("Conv2D{%v bias=%t %v}", op.convGeom, op.bias, op.act)
 }
 
 func (op *conv2DOp) inputs(vs []G.Value) (x, w, b *tensor.Dense, err error) {
@@ -186,13 +197,13 @@ func (op *conv2DOp) forward(x, w, b, y *tensor.Dense) {
 		if b != nil {
 			bias = b.Float32s()
 		}
-		convForward(op.convGeom, op.ws, x.Float32s(), w.Float32s(), bias, y.Float32s())
+		convForward(op.convGeom, op.ws, x.Float32s(), w.Float32s(), bias, y.Float32s(), op.act)
 	case tensor.Float64:
 		var bias []float64
 		if b != nil {
 			bias = b.Float64s()
 		}
-		convForward(op.convGeom, op.ws, x.Float64s(), w.Float64s(), bias, y.Float64s())
+		convForward(op.convGeom, op.ws, x.Float64s(), w.Float64s(), bias, y.Float64s(), op.act)
 	}
 }
 
@@ -209,6 +220,13 @@ func (op *conv2DOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 		return nil, errors.Errorf("%v: SymDiff got %d inputs, want %d", op, len(inputs), op.Arity())
 	}
 	x, w := inputs[0], inputs[1]
+	if op.act != Linear {
+		// The convolutions' gradients all start from ∂L/∂(pre-activation).
+		var err error
+		if grad, err = G.ApplyOp(newActGradOp(op.act, op.yShape()), output, grad); err != nil {
+			return nil, errors.Wrap(err, "Conv2D activation gradient")
+		}
+	}
 	dx, err := G.ApplyOp(&conv2DInputGradOp{convGeom: op.convGeom}, w, grad)
 	if err != nil {
 		return nil, errors.Wrap(err, "Conv2D input gradient")
@@ -231,6 +249,11 @@ func (op *conv2DOp) DoDiff(ctx G.ExecutionContext, inputs G.Nodes, output *G.Nod
 	dy, err := output.Grad()
 	if err != nil {
 		return errors.Wrap(err, "Conv2D DoDiff")
+	}
+	if op.act != Linear {
+		if dy, err = newActGradOp(op.act, op.yShape()).Do(output.Value(), dy); err != nil {
+			return errors.Wrap(err, "Conv2D DoDiff activation")
+		}
 	}
 	grads := []G.Op{&conv2DInputGradOp{convGeom: op.convGeom}, &conv2DFilterGradOp{convGeom: op.convGeom, fwd: op.ws}, newChannelSumOp(op.yShape())}
 	args := [][]G.Value{{inputs[1].Value(), dy}, {inputs[0].Value(), dy}, {dy}}

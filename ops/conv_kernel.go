@@ -81,36 +81,54 @@ func (g convGeom) validRange(kw int) (lo, hi int) {
 	return lo, hi
 }
 
+// validRows returns the output rows [lo, hi) whose input row
+// oh·SH − PH + kh lies inside [0, H).
+func (g convGeom) validRows(kh int) (lo, hi int) {
+	if off := g.PH - kh; off > 0 {
+		lo = (off + g.SH - 1) / g.SH
+	}
+	lim := g.H - 1 + g.PH - kh
+	if lim < 0 {
+		return 0, 0
+	}
+	hi = min(lim/g.SH+1, g.OH)
+	return min(lo, hi), hi
+}
+
 // im2col unrolls one image x (C, H, W) into the P = OH·OW columns of cols
 // starting at column 0: row r (a channel and kernel offset) at cols[r·ld:].
+// Cells that fall in the padding are zero.
 func im2col[T Float](g convGeom, x, cols []T, ld int) {
 	P := g.p()
 	r := 0
 	for c := 0; c < g.C; c++ {
 		xc := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for kh := 0; kh < g.KH; kh++ {
+			rlo, rhi := g.validRows(kh)
 			for kw := 0; kw < g.KW; kw++ {
 				row := cols[r*ld : r*ld+P]
 				r++
-				lo, hi := g.validRange(kw)
-				for oh := 0; oh < g.OH; oh++ {
-					seg := row[oh*g.OW : (oh+1)*g.OW]
-					ih := oh*g.SH - g.PH + kh
-					if ih < 0 || ih >= g.H {
-						clear(seg)
-						continue
+				clo, chi := g.validRange(kw)
+				clear(row[:rlo*g.OW])
+				clear(row[rhi*g.OW:])
+				if clo > 0 || chi < g.OW {
+					for oh := rlo; oh < rhi; oh++ {
+						clear(row[oh*g.OW : oh*g.OW+clo])
+						clear(row[oh*g.OW+chi : (oh+1)*g.OW])
 					}
-					xr := xc[ih*g.W : (ih+1)*g.W]
-					clear(seg[:lo])
-					clear(seg[hi:])
-					if g.SW == 1 {
-						if lo < hi {
-							copy(seg[lo:hi], xr[lo-g.PW+kw:])
-						}
-						continue
-					}
-					for ow, iw := lo, lo*g.SW-g.PW+kw; ow < hi; ow, iw = ow+1, iw+g.SW {
-						seg[ow] = xr[iw]
+				}
+				if rlo >= rhi || clo >= chi {
+					continue
+				}
+				ih, iw := rlo*g.SH-g.PH+kh, clo*g.SW-g.PW+kw
+				if g.SW == 1 {
+					copyRows(row[rlo*g.OW+clo:], xc[ih*g.W+iw:], chi-clo, rhi-rlo, g.OW, g.SH*g.W)
+					continue
+				}
+				for oh := rlo; oh < rhi; oh, ih = oh+1, ih+g.SH {
+					seg, xr := row[oh*g.OW:(oh+1)*g.OW], xc[ih*g.W:(ih+1)*g.W]
+					for ow, j := clo, iw; ow < chi; ow, j = ow+1, j+g.SW {
+						seg[ow] = xr[j]
 					}
 				}
 			}
@@ -126,28 +144,23 @@ func col2im[T Float](g convGeom, cols []T, ld int, dx []T) {
 	for c := 0; c < g.C; c++ {
 		dxc := dx[c*g.H*g.W : (c+1)*g.H*g.W]
 		for kh := 0; kh < g.KH; kh++ {
+			rlo, rhi := g.validRows(kh)
 			for kw := 0; kw < g.KW; kw++ {
 				row := cols[r*ld : r*ld+P]
 				r++
-				lo, hi := g.validRange(kw)
-				for oh := 0; oh < g.OH; oh++ {
-					ih := oh*g.SH - g.PH + kh
-					if ih < 0 || ih >= g.H {
-						continue
-					}
-					seg := row[oh*g.OW : (oh+1)*g.OW]
-					dr := dxc[ih*g.W : (ih+1)*g.W]
-					if g.SW == 1 {
-						if lo < hi {
-							d := dr[lo-g.PW+kw : hi-g.PW+kw]
-							for i, v := range seg[lo:hi] {
-								d[i] += v
-							}
-						}
-						continue
-					}
-					for ow, iw := lo, lo*g.SW-g.PW+kw; ow < hi; ow, iw = ow+1, iw+g.SW {
-						dr[iw] += seg[ow]
+				clo, chi := g.validRange(kw)
+				if rlo >= rhi || clo >= chi {
+					continue
+				}
+				ih, iw := rlo*g.SH-g.PH+kh, clo*g.SW-g.PW+kw
+				if g.SW == 1 {
+					addRows(dxc[ih*g.W+iw:], row[rlo*g.OW+clo:], chi-clo, rhi-rlo, g.SH*g.W, g.OW)
+					continue
+				}
+				for oh := rlo; oh < rhi; oh, ih = oh+1, ih+g.SH {
+					seg, dr := row[oh*g.OW:(oh+1)*g.OW], dxc[ih*g.W:(ih+1)*g.W]
+					for ow, j := clo, iw; ow < chi; ow, j = ow+1, j+g.SW {
+						dr[j] += seg[ow]
 					}
 				}
 			}
@@ -167,7 +180,8 @@ func unroll[T Float](g convGeom, x []T, n0, cnt int, cols []T) {
 }
 
 // gather copies the (N, F, P) tensor y's images [n0, n0+cnt) into yt as
-// (F, cnt, P); scatter copies back, adding bias[f] when bias is not nil.
+// (F, cnt, P); scatter copies back, adding bias[f] when bias is not nil and
+// applying the activation f.
 func gather[T Float](g convGeom, y []T, n0, cnt int, yt []T) {
 	P := g.p()
 	parallelFor(cnt, 1, func(_, lo, hi int) {
@@ -179,36 +193,39 @@ func gather[T Float](g convGeom, y []T, n0, cnt int, yt []T) {
 	})
 }
 
-func scatter[T Float](g convGeom, yt []T, n0, cnt int, bias, y []T) {
+func scatter[T Float](g convGeom, yt []T, n0, cnt int, bias, y []T, act Activation) {
 	P := g.p()
 	parallelFor(cnt, 1, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			for f := 0; f < g.F; f++ {
 				dst := y[((n0+i)*g.F+f)*P : ((n0+i)*g.F+f+1)*P]
-				src := yt[(f*cnt+i)*P:]
+				src := yt[(f*cnt+i)*P:][:P]
 				if bias == nil {
 					copy(dst, src)
-					continue
+				} else {
+					b := bias[f]
+					for j, v := range src {
+						dst[j] = v + b
+					}
 				}
-				b := bias[f]
-				for j := range dst {
-					dst[j] = src[j] + b
+				if act != Linear {
+					activateSerial(act, dst, dst)
 				}
 			}
 		}
 	})
 }
 
-// convForward computes y (N, F, OH, OW) from x (N, C, H, W), w (F, CKK) and
-// the optional bias b (F).
-func convForward[T Float](g convGeom, ws *convWorkspace, x, w, b, y []T) {
+// convForward computes y = act(x ⋆ w + b), (N, F, OH, OW), from x (N, C, H,
+// W), w (F, CKK) and the optional bias b (F).
+func convForward[T Float](g convGeom, ws *convWorkspace, x, w, b, y []T, act Activation) {
 	K, P := g.ckk(), g.p()
 	for n0 := 0; n0 < g.N; n0 += convChunk {
 		cnt := min(convChunk, g.N-n0)
 		cols, yt := bufs[T](ws, K*cnt*P, g.F*cnt*P)
 		unroll(g, x, n0, cnt, cols)
 		gemm(false, false, g.F, cnt*P, K, 1, w, K, cols, cnt*P, 0, yt, cnt*P)
-		scatter(g, yt, n0, cnt, b, y)
+		scatter(g, yt, n0, cnt, b, y, act)
 	}
 	ws.colsCache = colsCache{x: unsafe.Pointer(unsafe.SliceData(x)), fresh: g.N <= convChunk}
 }

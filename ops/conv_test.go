@@ -19,6 +19,7 @@ type convCase struct {
 	N, C, H, W, F int
 	win           ops.Window
 	bias          bool
+	act           ops.Activation
 }
 
 func (c convCase) String() string {
@@ -73,6 +74,9 @@ func naiveConv[T ops.Float](c convCase, x, w, b []T) []T {
 							}
 						}
 					}
+					if c.act == ops.ReLU {
+						s = math.Max(s, 0)
+					}
 					y[((n*c.F+f)*oh+i)*ow+j] = T(s)
 				}
 			}
@@ -87,7 +91,7 @@ func buildConv(c convCase) opcheck.Builder {
 		if c.bias {
 			b = in[2]
 		}
-		return ops.Conv2D(in[0], in[1], b, [2]int{c.win.SH, c.win.SW}, [2]int{c.win.PH, c.win.PW})
+		return ops.Conv2DAct(in[0], in[1], b, [2]int{c.win.SH, c.win.SW}, [2]int{c.win.PH, c.win.PW}, c.act)
 	}
 }
 
@@ -151,6 +155,7 @@ func TestConv2DForwardMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 60; i++ {
 		c := randomConvCase(rng, 13)
+		c.act = []ops.Activation{ops.Linear, ops.ReLU}[i%2]
 		t.Run(fmt.Sprintf("%d/float64/%v", i, c), func(t *testing.T) { checkConvForward[float64](t, rng, c, 1e-12) })
 		c = randomConvCase(rng, 13)
 		t.Run(fmt.Sprintf("%d/float32/%v", i, c), func(t *testing.T) { checkConvForward[float32](t, rng, c, 1e-4) })
@@ -165,7 +170,8 @@ func TestConv2DGradients(t *testing.T) {
 	}
 	for i := 0; i < n; i++ {
 		c := randomConvCase(rng, 8)
-		t.Run(fmt.Sprintf("%d/%v", i, c), func(t *testing.T) {
+		c.act = []ops.Activation{ops.Linear, ops.Tanh, ops.Sigmoid}[i%3] // smooth: finite differences hold
+		t.Run(fmt.Sprintf("%d/%v/%v", i, c, c.act), func(t *testing.T) {
 			res, err := opcheck.CheckGradients(buildConv(c), convInputs[float64](rng, c), opcheck.Options{})
 			if err != nil {
 				t.Fatal(err)

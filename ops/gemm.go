@@ -21,8 +21,12 @@ func gemm[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 	}
 }
 
-func f32[T Float](s []T) []float32 { return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s))), len(s)) }
-func f64[T Float](s []T) []float64 { return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(s))), len(s)) }
+func f32[T Float](s []T) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+func f64[T Float](s []T) []float64 {
+	return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
 
 // Backend names the matrix-multiply implementation the ops use (see
 // package ops/blas).

@@ -5,6 +5,7 @@ import (
 	"hash"
 	"io"
 	"math"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
@@ -286,16 +287,6 @@ func (g poolGeom) max2x2(kind PoolKind) bool {
 	return kind == MaxPool && g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0
 }
 
-// order32 maps a float32 to an int32 with the same order (−0 and +0 equal,
-// NaNs above +Inf), so that comparisons become integer comparisons, which
-// the compiler turns into conditional moves instead of branches that
-// mispredict on random data.
-func order32(v float32) int32 {
-	b := int32(math.Float32bits(v))
-	s := b >> 31
-	return ((b & 0x7fffffff) ^ s) - s
-}
-
 // argmax2x2 returns the offset in x of the first largest of the four cells
 // x[i], x[i+1], x[j], x[j+1] (a 2×2 window whose rows start at i and j), in
 // row-major order.
@@ -316,8 +307,9 @@ func argmax2x2[T Float](x []T, i, j int) int {
 
 // maxPool2x2 pools one plane x (rows of width w) into y (oh × ow).
 func maxPool2x2[T Float](x, y []T, w, oh, ow int) {
-	if x32, ok := any(x).([]float32); ok {
-		maxPool2x2f32(x32, any(y).([]float32), w, oh, ow)
+	if x32, ok := any(x).([]float32); ok && haveRowsAsm && oh > 0 && ow > 0 {
+		_, _ = x32[(2*oh-1)*w+2*ow-1], any(y).([]float32)[oh*ow-1]
+		maxPool2x2Asm(unsafe.Pointer(&x32[0]), unsafe.Pointer(&any(y).([]float32)[0]), w, oh, ow/16, poolTail(ow))
 		return
 	}
 	for r := 0; r < oh; r++ {
@@ -332,8 +324,18 @@ func maxPool2x2[T Float](x, y []T, w, oh, ow int) {
 // maxPool2x2Grad routes each gradient of dy to the first largest cell of its
 // window (row-major order) in dx, which it overwrites.
 func maxPool2x2Grad[T Float](x, dy, dx []T, w, oh, ow int) {
-	if x32, ok := any(x).([]float32); ok {
-		maxPool2x2GradF32(x32, any(dy).([]float32), any(dx).([]float32), w, oh, ow)
+	if x32, ok := any(x).([]float32); ok && haveRowsAsm && oh > 0 && ow > 0 {
+		dx32 := any(dx).([]float32)
+		_, _ = x32[(2*oh-1)*w+2*ow-1], any(dy).([]float32)[oh*ow-1]
+		_ = dx32[(2*oh-1)*w+2*ow-1]
+		maxPool2x2GradAsm(unsafe.Pointer(&x32[0]), unsafe.Pointer(&any(dy).([]float32)[0]), unsafe.Pointer(&dx32[0]), w, oh, ow/16, poolTail(ow))
+		// Cells in no window: an odd last column, an odd last row.
+		if 2*ow < w {
+			for r := 0; r < 2*oh; r++ {
+				clear(dx32[r*w+2*ow : (r+1)*w])
+			}
+		}
+		clear(dx32[2*oh*w:])
 		return
 	}
 	clear(dx)
@@ -346,53 +348,21 @@ func maxPool2x2Grad[T Float](x, dy, dx []T, w, oh, ow int) {
 	}
 }
 
-// maxPool2x2f32 and maxPool2x2GradF32 are the float32 instances with the
-// window's argmax (argmax2x2f32) written out, so that the loop has no call.
-func maxPool2x2f32(x, y []float32, w, oh, ow int) {
-	for r := 0; r < oh; r++ {
-		out := y[r*ow : (r+1)*ow]
-		top, bot := x[2*r*w:2*r*w+2*len(out)], x[(2*r+1)*w:(2*r+1)*w+2*len(out)]
-		for c := range out {
-			t, b := top[2*c:2*c+2], bot[2*c:2*c+2]
-			tv, bv := order32(t[0]), order32(b[0])
-			ti, bi := 0, 0
-			if v := order32(t[1]); v > tv {
-				tv, ti = v, 1
-			}
-			if v := order32(b[1]); v > bv {
-				bv, bi = v, 1
-			}
-			m := t[ti]
-			if bv > tv {
-				m = b[bi]
-			}
-			out[c] = m
-		}
+// poolTail packs the lane masks of the last, partial block of 16 outputs
+// of a row of ow outputs for the assembly kernels: the block's inputs 0–15
+// in bits 0–15, inputs 16–31 in bits 16–31, outputs in bits 32–47.
+func poolTail(ow int) uint64 {
+	rem := ow % 16
+	if rem == 0 {
+		return 0
 	}
-}
-
-func maxPool2x2GradF32(x, dy, dx []float32, w, oh, ow int) {
-	clear(dx)
-	for r := 0; r < oh; r++ {
-		d := dy[r*ow : (r+1)*ow]
-		i, j := 2*r*w, (2*r+1)*w
-		top, bot := x[i:i+2*len(d)], x[j:j+2*len(d)]
-		for c, g := range d {
-			t, b := top[2*c:2*c+2], bot[2*c:2*c+2]
-			tv, bv := order32(t[0]), order32(b[0])
-			at, bat := i+2*c, j+2*c
-			if v := order32(t[1]); v > tv {
-				tv, at = v, at+1
-			}
-			if v := order32(b[1]); v > bv {
-				bv, bat = v, bat+1
-			}
-			if bv > tv {
-				at = bat
-			}
-			dx[at] += g
-		}
+	in := 2 * rem
+	lo := uint64(1)<<min(in, 16) - 1
+	var hi uint64
+	if in > 16 {
+		hi = uint64(1)<<(in-16) - 1
 	}
+	return lo | hi<<16 | (uint64(1)<<rem-1)<<32
 }
 
 func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T) {

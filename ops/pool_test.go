@@ -91,6 +91,8 @@ func commonPools(kind ops.PoolKind) []poolCase {
 		{kind: kind, N: 2, C: 3, H: 8, W: 8, win: ops.Square(2, 2, 0)},
 		{kind: kind, N: 1, C: 2, H: 7, W: 9, win: ops.Square(2, 2, 0)},
 		{kind: kind, N: 3, C: 1, H: 24, W: 24, win: ops.Square(2, 2, 0)},
+		{kind: kind, N: 1, C: 2, H: 5, W: 70, win: ops.Square(2, 2, 0)},
+		{kind: kind, N: 1, C: 1, H: 4, W: 64, win: ops.Square(2, 2, 0)},
 	}
 }
 
@@ -236,4 +238,69 @@ func TestPoolRejectsBadArguments(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestMaxPoolFloat32MatchesFloat64 checks the float32 path (vectorised on
+// amd64) against the float64 one, gradient routing included, on data with
+// many ties.
+func TestMaxPoolFloat32MatchesFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, c := range commonPools(ops.MaxPool) {
+		for _, ties := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%v/ties=%t", c, ties), func(t *testing.T) {
+				x64 := randDense[float64](rng, c.N, c.C, c.H, c.W)
+				if ties {
+					for i, v := range x64.Float64s() {
+						x64.Float64s()[i] = math.Round(v * 2) // values in {-2, …, 2}
+					}
+				}
+				x32 := toFloat32([]*tensor.Dense{x64})[0]
+				grad := func(x *tensor.Dense) ([]float64, []float64) {
+					g := G.NewGraph()
+					xn := G.NodeFromAny(g, x, G.WithName("x"))
+					y, err := ops.MaxPool2D(xn, c.win)
+					if err != nil {
+						t.Fatal(err)
+					}
+					dy := randDense[float64](rand.New(rand.NewPCG(1, 1)), y.Shape()...)
+					dyv := dy
+					if x.Dtype() == tensor.Float32 {
+						dyv = toFloat32([]*tensor.Dense{dy})[0]
+					}
+					dyn := G.NodeFromAny(g, dyv, G.WithName("dy"))
+					gs, err := y.Op().(G.SDOp).SymDiff(G.Nodes{xn}, y, dyn)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out, err := y.Op().Do(x)
+					if err != nil {
+						t.Fatal(err)
+					}
+					dx, err := gs[0].Op().Do(x, dyv)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return asF64(out), asF64(dx)
+				}
+				y64, dx64 := grad(x64)
+				y32, dx32 := grad(x32)
+				if d := maxAbsDiff(y32, y64); d > 1e-6 {
+					t.Fatalf("forward differs by %g", d)
+				}
+				if d := maxAbsDiff(dx32, dx64); d > 1e-6 {
+					t.Fatalf("gradient differs by %g", d)
+				}
+			})
+		}
+	}
+}
+
+func asF64(v G.Value) []float64 {
+	switch d := v.Data().(type) {
+	case []float32:
+		return toF64(d)
+	case []float64:
+		return append([]float64(nil), d...)
+	}
+	return nil
 }

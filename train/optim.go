@@ -3,13 +3,12 @@ package train
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/pkg/errors"
 	"gorgonia.org/tensor"
 
 	"github.com/retina-ml/retina/graph"
+	"github.com/retina-ml/retina/ops/par"
 )
 
 // Optimizer updates a model's parameters in place from their gradients.
@@ -93,23 +92,12 @@ func checkArgs(params []*graph.Param, grads []*tensor.Dense) error {
 }
 
 // chunked runs fn over [0, n) split across the cores; elementwise updates
-// are independent, so the split does not change results.
+// are independent, so the split does not change results. It reports whether
+// every chunk returned true.
 func chunked(n int, fn func(lo, hi int) bool) bool {
-	const grain = 1 << 15
-	p := min(runtime.GOMAXPROCS(0), n/grain)
-	if p <= 1 {
-		return fn(0, n)
-	}
-	ok := make([]bool, p)
-	var wg sync.WaitGroup
-	for w := 0; w < p; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			ok[w] = fn(w*n/p, (w+1)*n/p)
-		}(w)
-	}
-	wg.Wait()
+	const grain = 1 << 14
+	ok := make([]bool, par.Chunks(n, grain))
+	par.For(n, grain, func(c, lo, hi int) { ok[c] = fn(lo, hi) })
 	for _, o := range ok {
 		if !o {
 			return false

@@ -74,7 +74,7 @@
 // The pure-Go backend runs small problems on the calling goroutine. Larger
 // ones are split, by a cost model, along the columns, the rows or the depth
 // k of the product, into a few chunks per thread that the calling goroutine
-// and long-lived worker goroutines claim in turn. After a job a worker
+// and the long-lived workers of package ops/par claim in turn. After a job a worker
 // polls for the next one for about 200µs, yielding between polls, before
 // it parks: this hides the wake-up latency of parked threads (tens of
 // microseconds on virtual machines) from the closely spaced calls of a

@@ -1,11 +1,10 @@
 package blas
 
 import (
-	"runtime"
-	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
+
+	"github.com/retina-ml/retina/ops/par"
 )
 
 // Parallel partitioning. A part is worth a goroutine hand-off (a few µs)
@@ -36,7 +35,7 @@ type sgemmCall struct {
 	sgemmJob
 	cm, cn, ck int
 	next       atomic.Int64 // chunks claimed so far, less one
-	wg         sync.WaitGroup
+	done       atomic.Int32 // participants (other than the caller) finished
 }
 
 // workspace holds one participant's buffers. Workspaces are recycled
@@ -85,80 +84,12 @@ func alignedFloats(n int) []float32 {
 	return s[off : off+n : off+n]
 }
 
-// A worker is a long-lived goroutine that takes part in parallel calls.
-//
-// Waking a parked goroutine's thread costs tens of microseconds on some
-// machines (a virtual CPU that has to be rescheduled), as much as a whole
-// small GEMM. So a worker that finishes a job polls its mailbox for
-// spinTime, yielding its processor to other goroutines between polls,
-// before it parks: the GEMMs of a training step, which follow each other
-// closely, then start without that latency.
-type worker struct {
-	job  atomic.Pointer[workspace] // assigned job; nil when free
-	wake chan struct{}             // capacity 1: a job may be waiting
-}
-
-const spinTime = 200 * time.Microsecond
-
-var workers struct {
-	sync.Mutex
-	list []*worker
-}
-
-// startWorkers returns the workers, starting more until there are at
-// least n.
-func startWorkers(n int) []*worker {
-	w := &workers
-	w.Lock()
-	defer w.Unlock()
-	for len(w.list) < n {
-		wk := &worker{wake: make(chan struct{}, 1)}
-		w.list = append(w.list, wk)
-		go wk.loop()
-	}
-	return w.list
-}
-
-// offer gives ws to the worker if it is free.
-func (w *worker) offer(ws *workspace) bool {
-	if !w.job.CompareAndSwap(nil, ws) {
-		return false
-	}
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-	return true
-}
-
-func (w *worker) loop() {
-	for {
-		ws := w.wait()
-		call := ws.call
-		call.work(ws, false)
-		w.job.Store(nil)
-		call.wg.Done()
-	}
-}
-
-// wait returns the next job, spinning for a while before parking.
-func (w *worker) wait() *workspace {
-	start := time.Now()
-	for i := 0; ; i++ {
-		if ws := w.job.Load(); ws != nil {
-			return ws
-		}
-		if i%16 == 15 && time.Since(start) > spinTime {
-			break
-		}
-		runtime.Gosched()
-	}
-	for {
-		<-w.wake
-		if ws := w.job.Load(); ws != nil {
-			return ws
-		}
-	}
+// Run computes a participant's share of its call: it is the task the
+// workers of package ops/par run.
+func (ws *workspace) Run() {
+	call := ws.call
+	call.work(ws, false)
+	call.done.Add(1)
 }
 
 // sgemmGo computes C = alpha·op(A)·op(B) + beta·C with the pure-Go backend.
@@ -193,30 +124,21 @@ func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 	call.sgemmJob = job
 	call.cm, call.cn, call.ck = cm, cn, ck
 	call.next.Store(0)
-	// Hand out parts-1 jobs to free workers; with concurrent calls some
-	// workers may be busy, and the call makes do with fewer.
-	var ws *workspace
-	for _, w := range startWorkers(parts - 1) {
-		if len(self.parts) == parts-1 {
+	call.done.Store(0)
+	// Hand out parts-1 jobs to free workers (the pool of package ops/par,
+	// shared with the ops' loops); when some are busy the call makes do
+	// with fewer.
+	for len(self.parts) < parts-1 {
+		ws := getWorkspace()
+		ws.call = call
+		if !par.Offer(ws) {
+			putWorkspace(ws)
 			break
 		}
-		if ws == nil {
-			ws = getWorkspace()
-			ws.call = call
-		}
-		call.wg.Add(1)
-		if w.offer(ws) {
-			self.parts = append(self.parts, ws)
-			ws = nil
-		} else {
-			call.wg.Done()
-		}
-	}
-	if ws != nil {
-		putWorkspace(ws)
+		self.parts = append(self.parts, ws)
 	}
 	call.work(self, true)
-	call.wg.Wait()
+	par.Wait(&call.done, int32(len(self.parts)))
 	if ck > 1 {
 		for _, ws := range self.parts {
 			if !ws.used {

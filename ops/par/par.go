@@ -1,0 +1,165 @@
+// Package par runs loops on every core with a pool of long-lived workers.
+//
+// Waking a parked goroutine's thread costs tens of microseconds on some
+// machines (a virtual CPU that must be rescheduled), as much as a whole
+// elementwise pass over a layer's activations. A training step runs dozens
+// of such passes back to back, so the workers poll for the next job for a
+// while (yielding their processor between polls) before they park, and the
+// caller works on the loop itself instead of waiting for them to wake.
+package par
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// For splits [0, n) into contiguous chunks of at least grain elements and
+// calls fn(chunk, lo, hi) for each, on the calling goroutine and the pool's
+// workers. The chunk boundaries depend only on n, grain and GOMAXPROCS, so
+// a reduction done per chunk and combined in chunk order is deterministic;
+// which goroutine runs a chunk is not. Loops started while the workers are
+// busy (from fn, or from another goroutine) run with the workers that are
+// free, or on the calling goroutine alone. fn must not panic.
+func For(n, grain int, fn func(chunk, lo, hi int)) {
+	chunks := Chunks(n, grain)
+	if chunks <= 1 {
+		fn(0, 0, n)
+		return
+	}
+	j := &job{fn: fn, n: n, chunks: chunks}
+	for i := 1; i < chunks && Offer(j); i++ {
+	}
+	j.run()
+	Wait(&j.done, int32(chunks))
+}
+
+// Wait spins until *counter reaches target, yielding the processor between
+// polls: the caller of a parallel loop waits for the workers this way rather
+// than parking, which would cost a wake-up.
+func Wait(counter *atomic.Int32, target int32) {
+	for spins := 0; counter.Load() < target; spins++ {
+		if spins > 64 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// Chunks returns the number of chunks For splits n elements into: up to
+// four per processor, each at least grain elements.
+func Chunks(n, grain int) int {
+	if grain < 1 {
+		grain = 1
+	}
+	c := min(4*runtime.GOMAXPROCS(0), n/grain)
+	return max(c, 1)
+}
+
+// A Task is work handed to a pool worker.
+type Task interface{ Run() }
+
+// Offer hands t to a worker of the pool if one is free and reports whether
+// one took it. The pool has GOMAXPROCS − 1 workers, shared by every user of
+// the package (the ops' loops and the matrix multiplies of ops/blas), so
+// that the workers never outnumber the processors.
+func Offer(t Task) bool {
+	for _, w := range workers(runtime.GOMAXPROCS(0) - 1) {
+		if w.state.CompareAndSwap(idle, claimed) {
+			w.task = t
+			w.state.Store(ready)
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+			return true
+		}
+	}
+	return false
+}
+
+type job struct {
+	fn        func(chunk, lo, hi int)
+	n, chunks int
+	next      atomic.Int32 // next chunk to claim
+	done      atomic.Int32 // chunks finished
+}
+
+// Run claims and runs chunks until none is left.
+func (j *job) Run() { j.run() }
+
+func (j *job) run() {
+	for {
+		c := int(j.next.Add(1) - 1)
+		if c >= j.chunks {
+			return
+		}
+		j.fn(c, c*j.n/j.chunks, (c+1)*j.n/j.chunks)
+		j.done.Add(1)
+	}
+}
+
+// Worker states.
+const (
+	idle    = iota // waiting for a task
+	claimed        // an Offer is storing a task
+	ready          // the task is stored
+)
+
+type worker struct {
+	state atomic.Int32
+	task  Task
+	wake  chan struct{}
+}
+
+const spinTime = 200 * time.Microsecond
+
+var pool struct {
+	sync.Mutex
+	list []*worker
+}
+
+// workers returns n workers, starting them if needed.
+func workers(n int) []*worker {
+	if n <= 0 {
+		return nil
+	}
+	pool.Lock()
+	defer pool.Unlock()
+	for len(pool.list) < n {
+		w := &worker{wake: make(chan struct{}, 1)}
+		pool.list = append(pool.list, w)
+		go w.loop()
+	}
+	return pool.list[:n]
+}
+
+func (w *worker) loop() {
+	for {
+		w.wait()
+		t := w.task
+		w.task = nil
+		t.Run()
+		w.state.Store(idle)
+	}
+}
+
+// wait returns once a task is ready, polling for spinTime before parking.
+func (w *worker) wait() {
+	start := time.Now()
+	for i := 0; ; i++ {
+		if w.state.Load() == ready {
+			return
+		}
+		if i%16 == 15 && time.Since(start) > spinTime {
+			break
+		}
+		runtime.Gosched()
+	}
+	for {
+		<-w.wake
+		if w.state.Load() == ready {
+			return
+		}
+	}
+}

@@ -1,0 +1,29 @@
+//go:build amd64 && !noasm
+
+package ops
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+var haveRowsAsm = cpu.X86.HasAVX512F
+
+// copyRowsAsm and addRowsAsm copy (add) rows segments of 16·full floats plus
+// a masked tail; the strides are in bytes. (rows_amd64.s, AVX-512)
+//
+//go:noescape
+func copyRowsAsm(dst, src unsafe.Pointer, full int, mask uint16, rows, dstStride, srcStride int)
+
+//go:noescape
+func addRowsAsm(dst, src unsafe.Pointer, full int, mask uint16, rows, dstStride, srcStride int)
+
+// maxPool2x2Asm and maxPool2x2GradAsm are 2×2, stride-2 max-pooling of one
+// plane and its gradient, 16 windows at a time (pool_amd64.s, AVX-512).
+//
+//go:noescape
+func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64)
+
+//go:noescape
+func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64)

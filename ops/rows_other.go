@@ -1,0 +1,21 @@
+//go:build !amd64 || noasm
+
+package ops
+
+import "unsafe"
+
+const haveRowsAsm = false
+
+func copyRowsAsm(dst, src unsafe.Pointer, full int, mask uint16, rows, dstStride, srcStride int) {
+	panic("unreachable")
+}
+
+func addRowsAsm(dst, src unsafe.Pointer, full int, mask uint16, rows, dstStride, srcStride int) {
+	panic("unreachable")
+}
+
+func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64) { panic("unreachable") }
+
+func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64) {
+	panic("unreachable")
+}
