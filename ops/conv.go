@@ -90,7 +90,7 @@ func Conv2DAct(x, w, b *G.Node, stride, pad [2]int, f Activation) (*G.Node, erro
 	if !f.valid() {
 		return nil, errors.Errorf("ops.Conv2D: unknown activation %d", int(f))
 	}
-	op := &conv2DOp{convGeom: g, act: f, ws: new(convWorkspace)}
+	op := &conv2DOp{convGeom: g, act: f}
 	if b == nil {
 		return G.ApplyOp(op, x, w)
 	}
@@ -108,7 +108,7 @@ type conv2DOp struct {
 	act  Activation // applied to the output
 	bias bool
 	out  outBuf
-	ws   *convWorkspace // shared with the filter-gradient op, see colsCache
+	ws   convWorkspace
 }
 
 func (op *conv2DOp) Arity() int {
@@ -197,13 +197,13 @@ func (op *conv2DOp) forward(x, w, b, y *tensor.Dense) {
 		if b != nil {
 			bias = b.Float32s()
 		}
-		convForward(op.convGeom, op.ws, x.Float32s(), w.Float32s(), bias, y.Float32s(), op.act)
+		convForward(op.convGeom, &op.ws, x.Float32s(), w.Float32s(), bias, y.Float32s(), op.act)
 	case tensor.Float64:
 		var bias []float64
 		if b != nil {
 			bias = b.Float64s()
 		}
-		convForward(op.convGeom, op.ws, x.Float64s(), w.Float64s(), bias, y.Float64s(), op.act)
+		convForward(op.convGeom, &op.ws, x.Float64s(), w.Float64s(), bias, y.Float64s(), op.act)
 	}
 }
 
@@ -231,7 +231,7 @@ func (op *conv2DOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 	if err != nil {
 		return nil, errors.Wrap(err, "Conv2D input gradient")
 	}
-	dw, err := G.ApplyOp(&conv2DFilterGradOp{convGeom: op.convGeom, fwd: op.ws}, x, grad)
+	dw, err := G.ApplyOp(&conv2DFilterGradOp{convGeom: op.convGeom}, x, grad)
 	if err != nil {
 		return nil, errors.Wrap(err, "Conv2D filter gradient")
 	}
@@ -255,7 +255,7 @@ func (op *conv2DOp) DoDiff(ctx G.ExecutionContext, inputs G.Nodes, output *G.Nod
 			return errors.Wrap(err, "Conv2D DoDiff activation")
 		}
 	}
-	grads := []G.Op{&conv2DInputGradOp{convGeom: op.convGeom}, &conv2DFilterGradOp{convGeom: op.convGeom, fwd: op.ws}, newChannelSumOp(op.yShape())}
+	grads := []G.Op{&conv2DInputGradOp{convGeom: op.convGeom}, &conv2DFilterGradOp{convGeom: op.convGeom}, newChannelSumOp(op.yShape())}
 	args := [][]G.Value{{inputs[1].Value(), dy}, {inputs[0].Value(), dy}, {dy}}
 	for i, in := range inputs {
 		g, err := grads[i].Do(args[i]...)
@@ -347,14 +347,11 @@ func (op *conv2DInputGradOp) do(w, dy, dx *tensor.Dense) {
 	}
 }
 
-// conv2DFilterGradOp computes ∂L/∂w from the input x and ∂L/∂y. It reuses
-// the column matrix its forward op unrolled from the same x, when there is
-// one (see colsCache).
+// conv2DFilterGradOp computes ∂L/∂w from the input x and ∂L/∂y.
 type conv2DFilterGradOp struct {
 	convGeom
 	out outBuf
 	ws  convWorkspace
-	fwd *convWorkspace // the forward op's workspace; nil if none
 }
 
 func (op *conv2DFilterGradOp) Arity() int { return 2 }
@@ -420,8 +417,8 @@ func (op *conv2DFilterGradOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, 
 func (op *conv2DFilterGradOp) do(x, dy, dw *tensor.Dense) {
 	switch x.Dtype() {
 	case tensor.Float32:
-		convFilterGrad(op.convGeom, &op.ws, op.fwd, x.Float32s(), dy.Float32s(), dw.Float32s())
+		convFilterGrad(op.convGeom, &op.ws, x.Float32s(), dy.Float32s(), dw.Float32s())
 	case tensor.Float64:
-		convFilterGrad(op.convGeom, &op.ws, op.fwd, x.Float64s(), dy.Float64s(), dw.Float64s())
+		convFilterGrad(op.convGeom, &op.ws, x.Float64s(), dy.Float64s(), dw.Float64s())
 	}
 }

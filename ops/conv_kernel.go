@@ -1,84 +1,127 @@
 package ops
 
-import "unsafe"
+import (
+	"sync"
+	"unsafe"
+)
 
 // The convolution kernels. The receptive fields of a chunk of G images are
 // unrolled into one column matrix (im2col) of C·KH·KW rows and G·OH·OW
-// columns, image after image, so that each pass is one large matrix product
-// that package blas spreads over the cores:
+// columns, image after image, so that each pass over the chunk is one
+// matrix product:
 //
 //	forward:      Yᵗ (F × G·P)  = w (F × CKK) · cols (CKK × G·P)
 //	filter grad:  dw (F × CKK) += dYᵗ (F × G·P) · colsᵀ
 //	input grad:   dcols (CKK × G·P) = wᵀ · dYᵗ, then col2im
 //
 // where P = OH·OW and Yᵗ is the output with the image and feature-map axes
-// swapped, (F, G, P), copied to or from the (N, F, OH, OW) layout. The
-// unrolling and copying loops run on every core too, between the products.
+// swapped, (F, G, P), copied to or from the (N, F, OH, OW) layout. A chunk
+// is small enough (convChunkBytes) for its columns to stay in a core's L2
+// cache between being written and being multiplied: unrolled for the whole
+// batch they would be megabytes, written to and read back from memory.
+// Chunks run in parallel, one per core, each multiply on its own core.
 
-// convChunk is the most images unrolled at once; it bounds the workspace.
-const convChunk = 64
+// convChunkBytes bounds the column matrix of one chunk of images.
+const convChunkBytes = 768 << 10
 
-// convWorkspace holds the scratch buffers of one op, reused across calls.
+// chunk returns the number of images per chunk for elements of size bytes.
+func (g convGeom) chunk(size int) int {
+	per := g.ckk() * g.p() * size
+	return max(1, min(g.N, convChunkBytes/per))
+}
+
+// convWorkspace holds an op's scratch buffers, reused across calls: a free
+// list of chunk buffers (one per chunk in flight) and the per-chunk partial
+// filter gradients.
 type convWorkspace struct {
-	f32 [2][]float32
-	f64 [2][]float64
-	colsCache
+	mu     sync.Mutex
+	free32 [][]float32
+	free64 [][]float64
+	part32 []float32
+	part64 []float64
 }
 
-// colsCache lets the filter gradient reuse the column matrix the forward
-// pass unrolled (buffer 0 of the forward op's workspace), as PyTorch's
-// slow_conv2d does, instead of unrolling the same input again. The forward
-// pass records the input's address and marks the columns fresh when the
-// whole batch fitted in one chunk; the filter gradient uses them once, if it
-// is given the same input, and marks them stale. In a TapeMachine step the
-// forward pass always runs before the gradient, on the same, unchanged input.
-type colsCache struct {
-	x     unsafe.Pointer
-	fresh bool
-}
-
-// bufs returns the two scratch buffers, of at least n0 and n1 elements.
-func bufs[T Float](ws *convWorkspace, n0, n1 int) ([]T, []T) {
+// getBuf returns a scratch buffer of at least n elements from the free list.
+func getBuf[T Float](ws *convWorkspace, n int) []T {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
 	var zero T
 	switch any(zero).(type) {
 	case float32:
-		for i, n := range [2]int{n0, n1} {
-			if len(ws.f32[i]) < n {
-				ws.f32[i] = make([]float32, n)
+		if k := len(ws.free32); k > 0 {
+			b := ws.free32[k-1]
+			ws.free32 = ws.free32[:k-1]
+			if len(b) >= n {
+				return any(b[:n]).([]T)
 			}
 		}
-		return any(ws.f32[0][:n0]).([]T), any(ws.f32[1][:n1]).([]T)
+		return any(make([]float32, n)).([]T) // the first calls, or a bigger batch
 	default:
-		for i, n := range [2]int{n0, n1} {
-			if len(ws.f64[i]) < n {
-				ws.f64[i] = make([]float64, n)
+		if k := len(ws.free64); k > 0 {
+			b := ws.free64[k-1]
+			ws.free64 = ws.free64[:k-1]
+			if len(b) >= n {
+				return any(b[:n]).([]T)
 			}
 		}
-		return any(ws.f64[0][:n0]).([]T), any(ws.f64[1][:n1]).([]T)
+		return any(make([]float64, n)).([]T)
 	}
+}
+
+func putBuf[T Float](ws *convWorkspace, b []T) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	switch v := any(b).(type) {
+	case []float32:
+		ws.free32 = append(ws.free32, v)
+	case []float64:
+		ws.free64 = append(ws.free64, v)
+	}
+}
+
+// partials returns n partial sums of size elements each.
+func partials[T Float](ws *convWorkspace, n int) []T {
+	var zero T
+	switch any(zero).(type) {
+	case float32:
+		if len(ws.part32) < n {
+			ws.part32 = make([]float32, n)
+		}
+		return any(ws.part32[:n]).([]T)
+	default:
+		if len(ws.part64) < n {
+			ws.part64 = make([]float64, n)
+		}
+		return any(ws.part64[:n]).([]T)
+	}
+}
+
+// eachChunk runs fn(n0, cnt) for the chunks of cnt images starting at n0,
+// in parallel, and returns the number of chunks.
+func eachChunk(g convGeom, size int, fn func(chunk, n0, cnt int)) int {
+	G := g.chunk(size)
+	chunks := (g.N + G - 1) / G
+	parallelFor(chunks, 1, func(_, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			n0 := c * G
+			fn(c, n0, min(G, g.N-n0))
+		}
+	})
+	return chunks
 }
 
 // validRange returns the output columns [lo, hi) whose input column
 // ow·SW − PW + kw lies inside [0, W).
 func (g convGeom) validRange(kw int) (lo, hi int) {
-	// smallest ow with ow·SW ≥ PW − kw
-	off := g.PW - kw
-	if off > 0 {
+	if off := g.PW - kw; off > 0 {
 		lo = (off + g.SW - 1) / g.SW
 	}
-	// largest ow with ow·SW − PW + kw ≤ W − 1
 	lim := g.W - 1 + g.PW - kw
 	if lim < 0 {
 		return 0, 0
 	}
-	hi = lim/g.SW + 1
-	if hi > g.OW {
-		hi = g.OW
-	}
-	if lo > hi {
-		lo = hi
-	}
-	return lo, hi
+	hi = min(lim/g.SW+1, g.OW)
+	return min(lo, hi), hi
 }
 
 // validRows returns the output rows [lo, hi) whose input row
@@ -172,105 +215,105 @@ func col2im[T Float](g convGeom, cols []T, ld int, dx []T) {
 // row stride is cnt·P.
 func unroll[T Float](g convGeom, x []T, n0, cnt int, cols []T) {
 	img, P := g.C*g.H*g.W, g.p()
-	parallelFor(cnt, 1, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			im2col(g, x[(n0+i)*img:(n0+i+1)*img], cols[i*P:], cnt*P)
-		}
-	})
+	for i := 0; i < cnt; i++ {
+		im2col(g, x[(n0+i)*img:(n0+i+1)*img], cols[i*P:], cnt*P)
+	}
 }
 
 // gather copies the (N, F, P) tensor y's images [n0, n0+cnt) into yt as
-// (F, cnt, P); scatter copies back, adding bias[f] when bias is not nil and
-// applying the activation f.
+// (F, cnt, P).
 func gather[T Float](g convGeom, y []T, n0, cnt int, yt []T) {
 	P := g.p()
-	parallelFor(cnt, 1, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			for f := 0; f < g.F; f++ {
-				copy(yt[(f*cnt+i)*P:(f*cnt+i+1)*P], y[((n0+i)*g.F+f)*P:])
-			}
+	for i := 0; i < cnt; i++ {
+		for f := 0; f < g.F; f++ {
+			copy(yt[(f*cnt+i)*P:(f*cnt+i+1)*P], y[((n0+i)*g.F+f)*P:])
 		}
-	})
+	}
 }
 
+// scatter copies yt (F, cnt, P) to images [n0, n0+cnt) of y (N, F, P),
+// adding bias[f] when bias is not nil and applying the activation act.
 func scatter[T Float](g convGeom, yt []T, n0, cnt int, bias, y []T, act Activation) {
 	P := g.p()
-	parallelFor(cnt, 1, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			for f := 0; f < g.F; f++ {
-				dst := y[((n0+i)*g.F+f)*P : ((n0+i)*g.F+f+1)*P]
-				src := yt[(f*cnt+i)*P:][:P]
-				if bias == nil {
-					copy(dst, src)
-				} else {
-					b := bias[f]
-					for j, v := range src {
-						dst[j] = v + b
-					}
-				}
-				if act != Linear {
-					activateSerial(act, dst, dst)
+	for i := 0; i < cnt; i++ {
+		for f := 0; f < g.F; f++ {
+			dst := y[((n0+i)*g.F+f)*P : ((n0+i)*g.F+f+1)*P]
+			src := yt[(f*cnt+i)*P:][:P]
+			if bias == nil {
+				copy(dst, src)
+			} else {
+				b := bias[f]
+				for j, v := range src {
+					dst[j] = v + b
 				}
 			}
+			if act != Linear {
+				activateSerial(act, dst, dst)
+			}
 		}
-	})
+	}
 }
 
 // convForward computes y = act(x ⋆ w + b), (N, F, OH, OW), from x (N, C, H,
 // W), w (F, CKK) and the optional bias b (F).
 func convForward[T Float](g convGeom, ws *convWorkspace, x, w, b, y []T, act Activation) {
 	K, P := g.ckk(), g.p()
-	for n0 := 0; n0 < g.N; n0 += convChunk {
-		cnt := min(convChunk, g.N-n0)
-		cols, yt := bufs[T](ws, K*cnt*P, g.F*cnt*P)
+	full := (K + g.F) * g.chunk(sizeOf[T]()) * P
+	eachChunk(g, sizeOf[T](), func(_, n0, cnt int) {
+		buf := getBuf[T](ws, full)
+		cols, yt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
 		unroll(g, x, n0, cnt, cols)
 		gemm(false, false, g.F, cnt*P, K, 1, w, K, cols, cnt*P, 0, yt, cnt*P)
 		scatter(g, yt, n0, cnt, b, y, act)
-	}
-	ws.colsCache = colsCache{x: unsafe.Pointer(unsafe.SliceData(x)), fresh: g.N <= convChunk}
+		putBuf(ws, buf)
+	})
 }
 
 // convInputGrad computes dx (N, C, H, W) from w (F, CKK) and dy (N, F, OH, OW).
 func convInputGrad[T Float](g convGeom, ws *convWorkspace, w, dy, dx []T) {
 	K, P, img := g.ckk(), g.p(), g.C*g.H*g.W
-	for n0 := 0; n0 < g.N; n0 += convChunk {
-		cnt := min(convChunk, g.N-n0)
-		dcols, dyt := bufs[T](ws, K*cnt*P, g.F*cnt*P)
+	full := (K + g.F) * g.chunk(sizeOf[T]()) * P
+	eachChunk(g, sizeOf[T](), func(_, n0, cnt int) {
+		buf := getBuf[T](ws, full)
+		dcols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
 		gather(g, dy, n0, cnt, dyt)
 		gemm(true, false, K, cnt*P, g.F, 1, w, K, dyt, cnt*P, 0, dcols, cnt*P)
-		parallelFor(cnt, 1, func(_, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				dxn := dx[(n0+i)*img : (n0+i+1)*img]
-				clear(dxn)
-				col2im(g, dcols[i*P:], cnt*P, dxn)
-			}
-		})
+		for i := 0; i < cnt; i++ {
+			dxn := dx[(n0+i)*img : (n0+i+1)*img]
+			clear(dxn)
+			col2im(g, dcols[i*P:], cnt*P, dxn)
+		}
+		putBuf(ws, buf)
+	})
+}
+
+// convFilterGrad computes dw (F, CKK) from x (N, C, H, W) and dy (N, F, OH,
+// OW): each chunk's product goes to its own partial sum, and the partial
+// sums are added in chunk order, so the result does not depend on which core
+// ran which chunk.
+func convFilterGrad[T Float](g convGeom, ws *convWorkspace, x, dy, dw []T) {
+	K, P, FK := g.ckk(), g.p(), g.F*g.ckk()
+	G := g.chunk(sizeOf[T]())
+	parts := partials[T](ws, (g.N+G-1)/G*FK)
+	full := (K + g.F) * G * P
+	chunks := eachChunk(g, sizeOf[T](), func(c, n0, cnt int) {
+		buf := getBuf[T](ws, full)
+		cols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
+		unroll(g, x, n0, cnt, cols)
+		gather(g, dy, n0, cnt, dyt)
+		gemm(false, true, g.F, K, cnt*P, 1, dyt, cnt*P, cols, cnt*P, 0, parts[c*FK:(c+1)*FK], K)
+		putBuf(ws, buf)
+	})
+	copy(dw, parts[:FK])
+	for c := 1; c < chunks; c++ {
+		for i, v := range parts[c*FK : (c+1)*FK] {
+			dw[i] += v
+		}
 	}
 }
 
-// convFilterGrad computes dw (F, CKK) from x (N, C, H, W) and dy (N, F, OH, OW),
-// taking the columns from fwd's cache when they are fresh and of x.
-func convFilterGrad[T Float](g convGeom, ws, fwd *convWorkspace, x, dy, dw []T) {
-	K, P := g.ckk(), g.p()
-	cached := fwd != nil && fwd.fresh && fwd.x == unsafe.Pointer(unsafe.SliceData(x))
-	if cached {
-		fwd.fresh = false
-	}
-	for n0 := 0; n0 < g.N; n0 += convChunk {
-		cnt := min(convChunk, g.N-n0)
-		var cols, dyt []T
-		if cached {
-			cols, _ = bufs[T](fwd, K*cnt*P, 0)
-			_, dyt = bufs[T](ws, 0, g.F*cnt*P)
-		} else {
-			cols, dyt = bufs[T](ws, K*cnt*P, g.F*cnt*P)
-			unroll(g, x, n0, cnt, cols)
-		}
-		gather(g, dy, n0, cnt, dyt)
-		var beta T
-		if n0 > 0 {
-			beta = 1
-		}
-		gemm(false, true, g.F, K, cnt*P, 1, dyt, cnt*P, cols, cnt*P, beta, dw, K)
-	}
+// sizeOf returns the size in bytes of a T.
+func sizeOf[T Float]() int {
+	var zero T
+	return int(unsafe.Sizeof(zero))
 }
