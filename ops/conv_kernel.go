@@ -215,6 +215,14 @@ func col2im[T Float](g convGeom, cols []T, ld int, dx []T) {
 // row stride is cnt·P.
 func unroll[T Float](g convGeom, x []T, n0, cnt int, cols []T) {
 	img, P := g.C*g.H*g.W, g.p()
+	if x32, ok := any(x).([]float32); ok && g.asmConv() {
+		var masks [16]uint16
+		c32 := any(cols).([]float32)
+		for i := 0; i < cnt; i++ {
+			im2colAsm(g, x32[(n0+i)*img:(n0+i+1)*img], c32[i*P:], cnt*P, &masks)
+		}
+		return
+	}
 	for i := 0; i < cnt; i++ {
 		im2col(g, x[(n0+i)*img:(n0+i+1)*img], cols[i*P:], cnt*P)
 	}
@@ -278,8 +286,15 @@ func convInputGrad[T Float](g convGeom, ws *convWorkspace, w, dy, dx []T) {
 		dcols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
 		gather(g, dy, n0, cnt, dyt)
 		gemm(true, false, K, cnt*P, g.F, 1, w, K, dyt, cnt*P, 0, dcols, cnt*P)
+		d32, asm := any(dcols).([]float32)
+		asm = asm && g.asmConv()
+		var masks [16]uint16
 		for i := 0; i < cnt; i++ {
 			dxn := dx[(n0+i)*img : (n0+i+1)*img]
+			if asm {
+				col2imAsm(g, d32[i*P:], cnt*P, any(dxn).([]float32), &masks)
+				continue
+			}
 			clear(dxn)
 			col2im(g, dcols[i*P:], cnt*P, dxn)
 		}

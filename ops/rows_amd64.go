@@ -27,3 +27,12 @@ func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64)
 
 //go:noescape
 func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64)
+
+// im2colS1Asm and col2imS1Asm unroll one image and fold it back for
+// stride-1 convolutions with rows of at most 16 floats (im2col_amd64.s).
+//
+//go:noescape
+func im2colS1Asm(a *convArgs)
+
+//go:noescape
+func col2imS1Asm(a *convArgs)

@@ -19,3 +19,7 @@ func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64) { panic("u
 func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64) {
 	panic("unreachable")
 }
+
+func im2colS1Asm(a *convArgs) { panic("unreachable") }
+
+func col2imS1Asm(a *convArgs) { panic("unreachable") }
