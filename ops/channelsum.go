@@ -20,8 +20,10 @@ func newChannelSumOp(shape tensor.Shape) *kernelOp {
 	}
 }
 
-// channelSum sets y[f] = Σ_n Σ_i x[n, f, i]. Spatial sums accumulate in
-// float64; the (N, F) case, a sum over the batch only, in T.
+// channelSum sets y[f] = Σ_n Σ_i x[n, f, i]. Each spatial row is summed in
+// T with four accumulators, rows are added in float64, and channels are
+// split across the cores. The (N, F) case, a sum over the batch only,
+// accumulates in T.
 func channelSum[T Float](x, y []T, n, f, inner int) {
 	if inner == 1 {
 		// (N, F): accumulate rows, which reads x sequentially.
@@ -33,13 +35,29 @@ func channelSum[T Float](x, y []T, n, f, inner int) {
 		}
 		return
 	}
-	for j := 0; j < f; j++ {
-		var s float64
-		for i := 0; i < n; i++ {
-			for _, v := range x[(i*f+j)*inner : (i*f+j+1)*inner] {
-				s += float64(v)
+	parallelFor(f, max(1, (1<<14)/(n*inner)), func(_, lo, hi int) {
+		for j := lo; j < hi; j++ {
+			var s float64
+			for i := 0; i < n; i++ {
+				s += float64(sum4(x[(i*f+j)*inner : (i*f+j+1)*inner]))
 			}
+			y[j] = T(s)
 		}
-		y[j] = T(s)
+	})
+}
+
+// sum4 adds up xs with four interleaved accumulators.
+func sum4[T Float](xs []T) T {
+	var a, b, c, d T
+	for len(xs) >= 4 {
+		a += xs[0]
+		b += xs[1]
+		c += xs[2]
+		d += xs[3]
+		xs = xs[4:]
 	}
+	for _, v := range xs {
+		a += v
+	}
+	return (a + b) + (c + d)
 }
