@@ -750,3 +750,28 @@ func TestPackers(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmDeterministic repeats products that are split along k (small C,
+// long k) and along rows and columns: every repetition must give the same
+// bits, whichever participant computes which chunk.
+func TestSgemmDeterministic(t *testing.T) {
+	if Threads() < 2 {
+		t.Skip("needs 2 threads to split")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range [][3]int{{20, 25, 36864}, {16, 16, 100000}, {64, 1000, 784}, {500, 384, 50}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b := randSlice[float32](rng, m*k), randSlice[float32](rng, k*n)
+		first := make([]float32, m*n)
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, first, n)
+		for rep := 0; rep < 20; rep++ {
+			c := make([]float32, m*n)
+			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+			for i := range c {
+				if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+					t.Fatalf("%d×%d×%d, repetition %d: element %d is %v, first run %v", m, n, k, rep, i, c[i], first[i])
+				}
+			}
+		}
+	}
+}

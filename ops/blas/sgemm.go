@@ -35,6 +35,7 @@ type sgemmCall struct {
 	sgemmJob
 	cm, cn, ck int
 	next       atomic.Int64 // chunks claimed so far, less one
+	parts      []float32    // with a k split: chunk tk > 0 writes its m×n product at (tk−1)·m·n
 	done       atomic.Int32 // participants (other than the caller) finished
 }
 
@@ -42,8 +43,7 @@ type sgemmCall struct {
 // through a free list, so steady-state calls do not allocate.
 type workspace struct {
 	a, b  []float32       // packed A panel and packed B block, 64-byte aligned
-	c     []float32       // private sum of a participant's k chunks
-	used  bool            // c holds a sum
+	c     []float32       // the caller's: partial products of the k chunks after the first
 	tile  [6 * 16]float32 // scratch tile for kernels without masked stores
 	call  *sgemmCall      // the call a worker takes part in
 	own   sgemmCall       // the call of which this is the caller's workspace
@@ -125,6 +125,12 @@ func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 	call.cm, call.cn, call.ck = cm, cn, ck
 	call.next.Store(0)
 	call.done.Store(0)
+	if ck > 1 {
+		if len(self.c) < (ck-1)*m*n {
+			self.c = make([]float32, (ck-1)*m*n)
+		}
+		call.parts = self.c[:(ck-1)*m*n]
+	}
 	// Hand out parts-1 jobs to free workers (the pool of package ops/par,
 	// shared with the ops' loops); when some are busy the call makes do
 	// with fewer.
@@ -140,13 +146,13 @@ func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 	call.work(self, true)
 	par.Wait(&call.done, int32(len(self.parts)))
 	if ck > 1 {
-		for _, ws := range self.parts {
-			if !ws.used {
-				continue
-			}
+		// Add the k chunks' partial products in chunk order, so the sum
+		// does not depend on which participant computed which chunk.
+		for tk := 1; tk < ck; tk++ {
+			part := self.c[(tk-1)*m*n : tk*m*n]
 			for i := 0; i < m; i++ {
 				ci := c[i*ldc : i*ldc+n]
-				for j, v := range ws.c[i*n : i*n+n] {
+				for j, v := range part[i*n : i*n+n] {
 					ci[j] += v
 				}
 			}
@@ -159,15 +165,16 @@ func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 }
 
 // work computes chunks of the call until none is left. The caller (owner)
-// takes chunk 0 first and writes C directly; with a k split the other
-// participants sum their chunks in ws.c.
+// takes chunk 0 first. With a k split, the chunks of the first k range write
+// C itself (beta·C plus their product) and the others their own region of
+// call.parts, which the caller adds in order afterwards: who computes which
+// chunk does not change the result.
 func (call *sgemmCall) work(ws *workspace, owner bool) {
 	chunks := int64(call.cm * call.cn * call.ck)
 	t := int64(0)
 	if !owner {
 		t = call.next.Add(1)
 	}
-	ws.used = false
 	m, n, k := call.m, call.n, call.k
 	nr := call.kern.nr
 	tilesN := ceilDiv(n, nr)
@@ -181,19 +188,10 @@ func (call *sgemmCall) work(ws *workspace, owner bool) {
 		p0 := min(k, roundUp(tk*k/call.ck, 8))
 		p1 := min(k, roundUp((tk+1)*k/call.ck, 8))
 		c, ldc, beta := call.c, call.ldc, call.beta
-		if call.ck > 1 {
-			if !owner {
-				if len(ws.c) < m*n {
-					ws.c = make([]float32, m*n)
-				}
-				c, ldc, beta = ws.c, n, 0
-			}
-			if ws.used {
-				beta = 1 // add to the chunks done before
-			}
+		if tk > 0 {
+			c, ldc, beta = call.parts[(tk-1)*m*n:tk*m*n], n, 0
 		}
 		call.block(ws, i0, i1, j0, j1, p0, p1, c, ldc, beta)
-		ws.used = true
 	}
 }
 
