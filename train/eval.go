@@ -127,30 +127,47 @@ func (t *Trainer) evaluateSums(set *datasets.Set) (m SetMetrics, correct int, er
 	return m, correct, errors.Wrap(it.Err(), "train: evaluation batches")
 }
 
-// Predict runs the model on set and returns its outputs, one row per
-// sample (in float32), in batches of Config.EvalBatch with dropout off.
-func (t *Trainer) Predict(set *datasets.Set) ([][]float32, error) {
-	e, err := t.evaluator(min(t.cfg.EvalBatch, set.Len()))
+// DefaultPredictBatch is the batch size Predict uses when given 0.
+const DefaultPredictBatch = 500
+
+// Predict runs m in evaluation mode (dropout off) on every sample of set
+// and returns the outputs back to back: set.Len() rows of
+// m.Output().TotalSize() values, in float32 whatever m's dtype. A sample
+// must hold as many values as m's input, whatever their shapes ((1, 28, 28)
+// images feed a (784) model). Samples go through in batches of batch
+// (0: DefaultPredictBatch); the last is padded and the padding dropped. It
+// needs no Trainer: use it with any declared model, trained or not.
+func Predict(m *graph.Model, set *datasets.Set, batch int) ([]float32, error) {
+	if set == nil || set.Len() == 0 {
+		return nil, errors.New("train: predict: empty set")
+	}
+	if set.SampleSize() != m.Input.TotalSize() {
+		return nil, errors.Errorf("train: predict: samples of shape %v do not fit the model's input %v", set.Shape, m.Input)
+	}
+	if batch <= 0 {
+		batch = DefaultPredictBatch
+	}
+	e, err := newEvaluator(m, min(batch, set.Len()))
 	if err != nil {
 		return nil, err
 	}
-	loader := &datasets.Loader{Set: set, BatchSize: e.batch, Partial: datasets.PadPartial}
+	defer e.vm.Close()
+	width := m.Output().TotalSize()
+	out := make([]float32, set.Len()*width)
+	loader := &datasets.Loader{Set: &datasets.Set{X: set.X, Shape: set.Shape}, BatchSize: e.batch, Partial: datasets.PadPartial}
 	it := loader.Epoch(0)
 	var b datasets.Batch
-	width := e.built.Output.Shape().TotalSize() / e.batch
-	var rows [][]float32
+	n := 0
 	for it.Next(&b) {
 		copyInto(e.x, b.X)
 		if err := e.forward(); err != nil {
 			return nil, err
 		}
-		for i := 0; i < b.Size; i++ {
-			r := make([]float32, width)
-			row(e.built.Output.Value(), i, r)
-			rows = append(rows, r)
+		for i := 0; i < b.Size; i, n = i+1, n+1 {
+			row(e.built.Output.Value(), i, out[n*width:(n+1)*width])
 		}
 	}
-	return rows, errors.Wrap(it.Err(), "train: prediction batches")
+	return out, errors.Wrap(it.Err(), "train: prediction batches")
 }
 
 // row copies sample i of a batched value into dst (converting to float32).

@@ -105,6 +105,8 @@ type Result struct {
 	Stopped          string         // "completed", "early stopping" or "interrupted"
 	TrainSeconds     float64        // wall time of all training steps
 	SamplesPerSecond float64        // training samples / TrainSeconds
+	Classifier       bool           // accuracy is meaningful (cross-entropy on labels)
+	Reconstruct      bool           // an autoencoder run: ReconError is meaningful
 }
 
 // Last returns the last epoch's metrics.
@@ -142,6 +144,7 @@ type Trainer struct {
 	// buffers averaged over the ranks after each backward pass (the
 	// gradients, then sync: the loss and the stop request).
 	local    datasets.Batch
+	row      []float32 // scratch: one output row
 	avg      dist.Averager
 	sync     [2]float32
 	syncBufs [][]float32
@@ -166,10 +169,11 @@ type state struct {
 
 // partial accumulates the training metrics of the current epoch.
 type partial struct {
-	LossSum float64 `json:"loss_sum"`
-	Correct int     `json:"correct"`
-	Samples int     `json:"samples"`
-	Seconds float64 `json:"seconds"`
+	LossSum  float64 `json:"loss_sum"`
+	ReconSum float64 `json:"recon_sum"` // autoencoders: Σ of the samples' squared errors
+	Correct  int     `json:"correct"`
+	Samples  int     `json:"samples"`
+	Seconds  float64 `json:"seconds"`
 }
 
 // New builds the training graph for m and compiles it.
@@ -487,6 +491,14 @@ func (t *Trainer) tally(loss float64) {
 	b, p := &t.local, &t.state.Partial
 	p.LossSum += loss * float64(b.Size)
 	p.Samples += b.Size
+	if t.cfg.Reconstruct {
+		width := len(b.X) / b.Size
+		out := make32(&t.row, width)
+		for i := 0; i < b.Size; i++ {
+			row(t.built.Output.Value(), i, out)
+			p.ReconSum += squaredError(out, b.X[i*width:(i+1)*width])
+		}
+	}
 	if !t.classifier() {
 		return
 	}
@@ -522,7 +534,7 @@ func (t *Trainer) globalPartial() (partial, error) {
 		return p, nil
 	}
 	correct, samples := float64(p.Correct), float64(p.Samples)
-	if err := dist.SumFloat64s(t.cfg.Comm, &p.LossSum, &correct, &samples); err != nil {
+	if err := dist.SumFloat64s(t.cfg.Comm, &p.LossSum, &p.ReconSum, &correct, &samples); err != nil {
 		return p, errors.Wrap(err, "train: summing metrics over the processes")
 	}
 	p.Correct, p.Samples = int(correct), int(samples)
@@ -539,7 +551,7 @@ func (t *Trainer) endEpoch(data Data, total int) (EpochMetrics, error) {
 	em := EpochMetrics{
 		Epoch: st.Epoch + 1, Step: st.Step,
 		LR:      t.cfg.Optimizer.LR() * t.cfg.Schedule.Factor(max(st.Step-1, 0), total),
-		Train:   SetMetrics{Samples: p.Samples, Loss: p.LossSum / float64(p.Samples)},
+		Train:   SetMetrics{Samples: p.Samples, Loss: p.LossSum / float64(p.Samples), ReconError: p.ReconSum / float64(p.Samples)},
 		Seconds: p.Seconds, SamplesPerSecond: float64(p.Samples) / p.Seconds,
 	}
 	if t.classifier() {
@@ -584,6 +596,7 @@ func (t *Trainer) endEpoch(data Data, total int) (EpochMetrics, error) {
 }
 
 func (t *Trainer) fillResult(r *Result) {
+	r.Classifier, r.Reconstruct = t.classifier(), t.cfg.Reconstruct
 	r.Epochs = append([]EpochMetrics(nil), t.state.History...)
 	r.BestEpoch = t.state.BestAt
 	r.TrainSeconds, r.SamplesPerSecond = 0, 0
@@ -603,4 +616,12 @@ func (t *Trainer) checkpoint() error {
 		return nil
 	}
 	return t.SaveCheckpoint(filepath.Join(t.cfg.Dir, CheckpointName))
+}
+
+// make32 returns (*buf)[:n], growing *buf if needed.
+func make32(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	return (*buf)[:n]
 }

@@ -358,11 +358,43 @@ func TestReconstructTrainsWithoutLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := res.Last().Test
-	// Squared error summed over 8 features equals 8 × the per-element mean.
+	// Squared error summed over 8 features equals 8 × the per-element mean,
+	// in evaluation and in the running training metrics alike.
 	if math.Abs(after.ReconError-8*after.Loss) > 1e-4*after.ReconError {
 		t.Fatalf("recon %v vs 8 × loss %v", after.ReconError, after.Loss)
 	}
+	if tr := res.Last().Train; tr.ReconError == 0 || math.Abs(tr.ReconError-8*tr.Loss) > 1e-4*tr.ReconError {
+		t.Fatalf("training recon %v vs 8 × loss %v", tr.ReconError, tr.Loss)
+	}
 	if after.ReconError > 0.5*before.ReconError {
 		t.Fatalf("reconstruction error %v → %v", before.ReconError, after.ReconError)
+	}
+}
+
+// TestPredictMatchesEvaluation checks Predict, with a padded last batch and
+// images fed to a flat model, against the evaluation graph one sample at a
+// time.
+func TestPredictMatchesEvaluation(t *testing.T) {
+	set := blobs(37, 4, 8, 9)
+	images := &datasets.Set{X: set.X, Shape: []int{2, 2, 2}}
+	m := classifier(t, 4)
+	got, err := Predict(m, images, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Predict(m, set, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 37*4 || len(want) != len(got) {
+		t.Fatalf("%d and %d values, want %d", len(got), len(want), 37*4)
+	}
+	for i := range got {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+			t.Fatalf("value %d: %v in batches of 10, %v one by one", i, got[i], want[i])
+		}
+	}
+	if _, err := Predict(m, &datasets.Set{X: set.X[:36], Shape: []int{9}}, 0); err == nil {
+		t.Fatal("samples of 9 values accepted by a model of 8 inputs")
 	}
 }

@@ -64,6 +64,9 @@ func run(f *cli.Flags, featuredDigit int) error {
 		return err
 	}
 	defer r.Close()
+	if err := r.SingleProcess(); err != nil {
+		return err
+	}
 	trainSet, testSet, err := r.MNIST()
 	if err != nil {
 		return errors.Wrap(err, "loading MNIST")

@@ -66,6 +66,16 @@ type Run struct {
 	Out io.Writer
 }
 
+// SingleProcess returns an error when the run was started on several
+// processes: for examples whose work (several models, figures drawn from
+// intermediate results) is not split across ranks.
+func (r *Run) SingleProcess() error {
+	if n := r.Comm.Size(); n > 1 {
+		return errors.Errorf("%s runs in one process; it was started on %d (train with mnist-cnn, mnist-mlp or deep-autoencoder under mpirun)", r.Name, n)
+	}
+	return nil
+}
+
 // Primary reports whether this process writes the run's files and output:
 // rank 0.
 func (r *Run) Primary() bool { return r.Comm.Rank() == 0 }
@@ -158,8 +168,10 @@ func (r *Run) WriteMetrics(m map[string]any) error {
 	return train.WriteJSON(filepath.Join(r.Dir, "metrics.json"), m)
 }
 
-// Summary returns the standard metrics.json fields of a classifier or
-// autoencoder run.
+// Summary returns the standard metrics.json fields of a run: always model,
+// epochs, seed, batch, lr, train_seconds, samples_per_second, train_loss;
+// test_loss and test_samples with a test set; test_accuracy for classifiers;
+// train_recon_error and test_recon_error for autoencoders.
 func Summary(model string, f *Flags, res *train.Result) map[string]any {
 	last := res.Last()
 	m := map[string]any{
@@ -168,10 +180,18 @@ func Summary(model string, f *Flags, res *train.Result) map[string]any {
 		"stopped": res.Stopped, "blas": ops.Backend(), "machine": Machine(),
 		"train_loss": last.Train.Loss,
 	}
+	if res.Reconstruct {
+		m["train_recon_error"] = last.Train.ReconError
+	}
 	if last.Test != nil {
 		m["test_loss"] = last.Test.Loss
-		m["test_accuracy"] = last.Test.Accuracy
 		m["test_samples"] = last.Test.Samples
+		if res.Classifier {
+			m["test_accuracy"] = last.Test.Accuracy
+		}
+		if res.Reconstruct {
+			m["test_recon_error"] = last.Test.ReconError
+		}
 	}
 	return m
 }
@@ -200,3 +220,6 @@ func PrintJSON(v any) {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	fmt.Println(string(b))
 }
+
+// Backend names the matrix-multiply implementation in use.
+func Backend() string { return ops.Backend() }

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+
+	"github.com/pkg/errors"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// digitRow is one row of the reconstruction figure: a name and its images,
+// each side×side intensities in [0, 1], back to back.
+type digitRow struct {
+	name   string
+	images []float32
+}
+
+// saveDigits writes a PNG with one row of digits per entry of rows, each
+// row labelled with its name on the left.
+func saveDigits(path, title string, rows []digitRow, side int) error {
+	if len(rows) == 0 {
+		return errors.New("no rows to draw")
+	}
+	cols := len(rows[0].images) / (side * side)
+	p := plot.New()
+	p.Title.Text = title
+	p.HideX()
+	p.Y.Width, p.Y.Tick.Length = 0, 0
+	var ticks plot.ConstantTicks
+	for r, row := range rows {
+		y := float64(len(rows) - 1 - r) // first row on top
+		ticks = append(ticks, plot.Tick{Value: y + 0.5, Label: row.name})
+		for c := 0; c < cols; c++ {
+			img := digitImage(row.images[c*side*side:(c+1)*side*side], side, 4)
+			p.Add(plotter.NewImage(img, float64(c)+0.04, y+0.04, float64(c+1)-0.04, y+0.96))
+		}
+	}
+	p.Y.Tick.Marker = ticks
+	p.X.Min, p.X.Max = 0, float64(cols)
+	p.Y.Min, p.Y.Max = 0, float64(len(rows))
+	w := vg.Length(cols)*0.75*vg.Inch + 1.3*vg.Inch
+	h := vg.Length(len(rows))*0.75*vg.Inch + 0.5*vg.Inch
+	return errors.Wrapf(p.Save(w, h, path), "saving %s", path)
+}
+
+// digitImage turns side×side intensities into a grey image (white
+// background, dark ink) magnified scale times with nearest-neighbour
+// sampling, so pixels stay sharp.
+func digitImage(px []float32, side, scale int) image.Image {
+	img := image.NewGray(image.Rect(0, 0, side*scale, side*scale))
+	for y := 0; y < side*scale; y++ {
+		for x := 0; x < side*scale; x++ {
+			v := math.Min(math.Max(float64(px[(y/scale)*side+x/scale]), 0), 1)
+			img.SetGray(x, y, color.Gray{Y: uint8(math.Round(255 * (1 - v)))})
+		}
+	}
+	return img
+}
+
+// palette holds ten distinguishable colours (Tableau 10), one per digit.
+var palette = []color.RGBA{
+	{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255},
+	{140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255}, {188, 189, 34, 255}, {23, 190, 207, 255},
+}
+
+// saveCodes writes a scatter plot of two-dimensional codes (x, y pairs back
+// to back), one colour per label, with a legend.
+func saveCodes(path, title string, codes []float32, labels []int) error {
+	if len(codes) != 2*len(labels) {
+		return errors.Errorf("%d code values for %d labels", len(codes), len(labels))
+	}
+	byLabel := map[int]plotter.XYs{}
+	for i, l := range labels {
+		byLabel[l] = append(byLabel[l], plotter.XY{X: float64(codes[2*i]), Y: float64(codes[2*i+1])})
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "code unit 1"
+	p.Y.Label.Text = "code unit 2"
+	p.Legend.Top = true
+	p.Legend.Left = false
+	for d := range 10 {
+		xys, ok := byLabel[d]
+		if !ok {
+			continue
+		}
+		s, err := plotter.NewScatter(xys)
+		if err != nil {
+			return errors.Wrap(err, "scatter")
+		}
+		s.GlyphStyle = draw.GlyphStyle{Color: palette[d%len(palette)], Radius: vg.Points(1.2), Shape: draw.CircleGlyph{}}
+		p.Add(s)
+		// A larger glyph, not plotted, for the legend.
+		key, err := plotter.NewScatter(plotter.XYs{{}})
+		if err != nil {
+			return errors.Wrap(err, "legend")
+		}
+		key.GlyphStyle = draw.GlyphStyle{Color: palette[d%len(palette)], Radius: vg.Points(4), Shape: draw.CircleGlyph{}}
+		p.Legend.Add(fmt.Sprint(d), key)
+	}
+	// Leave room on the right for the legend.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := 0; i < len(codes); i += 2 {
+		lo, hi = math.Min(lo, float64(codes[i])), math.Max(hi, float64(codes[i]))
+	}
+	p.X.Min, p.X.Max = lo, hi+0.15*(hi-lo)
+	return errors.Wrapf(p.Save(7*vg.Inch, 6*vg.Inch, path), "saving %s", path)
+}
