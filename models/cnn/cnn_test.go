@@ -3,6 +3,7 @@ package cnn_test
 import (
 	"context"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -157,4 +158,38 @@ func TestLeNetSmoke(t *testing.T) {
 		t.Fatalf("LeNet after one epoch on 2,000 images: %.2f%% on 1,000 test images", 100*acc)
 	}
 	t.Logf("LeNet, 2,000 images, 1 epoch: %.2f%% test accuracy, %.1fs", 100*res.Last().Test.Accuracy, res.TrainSeconds)
+}
+
+// TestLeNetDeterministic trains LeNet twice for 30 steps with the same seeds
+// on real MNIST: the parameters must be bitwise equal. Matrix multiplies
+// split over cores and parallel reductions must not depend on timing.
+func TestLeNetDeterministic(t *testing.T) {
+	trainSet, _, err := datasets.MNIST("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() *graph.Model {
+		m, err := cnn.LeNet.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := train.New(m, train.Config{Epochs: 1, Batch: 64, Progress: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		if _, err := tr.Fit(context.Background(), train.Data{Train: trainSet.Subset(0, 30*64)}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := run(), run()
+	for i, p := range a.Params() {
+		x, y := p.Value.Float32s(), b.Params()[i].Value.Float32s()
+		for j := range x {
+			if math.Float32bits(x[j]) != math.Float32bits(y[j]) {
+				t.Fatalf("%s[%d]: %v then %v", p.Name, j, x[j], y[j])
+			}
+		}
+	}
 }

@@ -3,6 +3,9 @@
 package traintest
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/retina-ml/retina/datasets"
@@ -11,7 +14,9 @@ import (
 
 // BenchSteps runs b.N optimizer steps of tr over batches of set after 20
 // warm-up steps (a TapeMachine's first steps are slower), and reports
-// samples/s. It is the body of the models' BenchmarkTrainStep* benchmarks.
+// samples/s and rss-growth-KB: how much the resident memory grew over the
+// b.N steps (run with -benchtime 5000x to check it stays flat). It is the
+// body of the models' BenchmarkTrainStep* benchmarks.
 func BenchSteps(b *testing.B, tr *train.Trainer, set *datasets.Set, batch int) {
 	b.Helper()
 	loader := &datasets.Loader{Set: set, BatchSize: batch, Shuffle: true, Seed: 1}
@@ -32,6 +37,7 @@ func BenchSteps(b *testing.B, tr *train.Trainer, set *datasets.Set, batch int) {
 		}
 	}
 	b.ReportAllocs()
+	rss0 := rssKB()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := tr.Step(next(), 0); err != nil {
@@ -40,4 +46,25 @@ func BenchSteps(b *testing.B, tr *train.Trainer, set *datasets.Set, batch int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "samples/s")
+	if rss0 > 0 {
+		b.ReportMetric(float64(rssKB()-rss0), "rss-growth-KB")
+	}
+}
+
+// rssKB returns the resident set size in KiB from /proc/self/statm, or 0
+// where it cannot be read.
+func rssKB() int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize()) / 1024
 }
