@@ -1,0 +1,161 @@
+package autoencoder_test
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/retina-ml/retina/datasets"
+)
+
+// BenchmarkStockGorgoniaDeepAE times one Adam step (learning rate 1e-3) of
+// the deep autoencoder — 784-1000-500-250-30-250-500-1000-784, ReLU hidden
+// units, linear 30-unit code, sigmoid outputs — with MSE loss against the
+// input (averaged over every element) on a batch of 64 real MNIST images
+// in float32, built and trained with stock Gorgonia v0.9.18 only: its
+// built-in ops (Mul, BroadcastAdd, Rectify, Sigmoid, Sub, Square, Mean),
+// Grad, a TapeMachine, its AdamSolver and its default pure-Go (gonum)
+// BLAS. Each timed step loads the next batch, copies it into the bound
+// input tensor, runs the tape, steps the solver and resets the machine; 20
+// warm-up steps run first. It is the baseline for BenchmarkTrainStepDeepAE,
+// which does the same work with Retina's ops.
+func BenchmarkStockGorgoniaDeepAE(b *testing.B) {
+	const batch = 64
+	trainSet, _, err := datasets.MNIST("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	flat := &datasets.Set{X: trainSet.X, Shape: []int{784}}
+
+	dims := []int{784, 1000, 500, 250, 30, 250, 500, 1000, 784}
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, 784), gorgonia.WithName("x"))
+	var learnables gorgonia.Nodes
+	h := x
+	for i := 0; i+1 < len(dims); i++ {
+		w := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(dims[i], dims[i+1]), gorgonia.WithName(fmt.Sprintf("w%d", i)), gorgonia.WithInit(gorgonia.GlorotU(1)))
+		bias := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(dims[i+1]), gorgonia.WithName(fmt.Sprintf("b%d", i)), gorgonia.WithInit(gorgonia.Zeroes()))
+		learnables = append(learnables, w, bias)
+		if h, err = stockDense(h, w, bias); err != nil {
+			b.Fatal(err)
+		}
+		switch i {
+		case 3: // linear 30-unit code
+		case len(dims) - 2:
+			h, err = gorgonia.Sigmoid(h)
+		default:
+			h, err = gorgonia.Rectify(h)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	diff, err := gorgonia.Sub(h, x)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sq, err := gorgonia.Square(diff)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cost, err := gorgonia.Mean(sq)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stockSteps(b, g, cost, learnables, x, nil, flat, batch)
+}
+
+// stockDense returns x·w + b, the bias b (a vector) broadcast over the rows.
+func stockDense(x, w, bias *gorgonia.Node) (*gorgonia.Node, error) {
+	xw, err := gorgonia.Mul(x, w)
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.BroadcastAdd(xw, bias, nil, []byte{0})
+}
+
+// stockSteps differentiates cost with gorgonia.Grad, binds x (and the
+// one-hot target y, if not nil) once to tensors whose backing it refills
+// with each batch of set, and times b.N steps of RunAll, Adam Step and
+// Reset after 20 warm-up steps, over which it checks that the loss falls.
+// It reports samples/s.
+func stockSteps(b *testing.B, g *gorgonia.ExprGraph, cost *gorgonia.Node, learnables gorgonia.Nodes, x, y *gorgonia.Node, set *datasets.Set, batch int) {
+	b.Helper()
+	if _, err := gorgonia.Grad(cost, learnables...); err != nil {
+		b.Fatal(err)
+	}
+	var loss gorgonia.Value
+	gorgonia.Read(cost, &loss)
+
+	xBuf := make([]float32, x.Shape().TotalSize())
+	if err := gorgonia.Let(x, tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.WithBacking(xBuf))); err != nil {
+		b.Fatal(err)
+	}
+	var yBuf []float32
+	if y != nil {
+		yBuf = make([]float32, y.Shape().TotalSize())
+		if err := gorgonia.Let(y, tensor.New(tensor.WithShape(y.Shape().Clone()...), tensor.WithBacking(yBuf))); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(learnables...))
+	defer vm.Close()
+	solver := gorgonia.NewAdamSolver(gorgonia.WithLearnRate(1e-3))
+	grads := gorgonia.NodesToValueGrads(learnables)
+
+	loader := &datasets.Loader{Set: set, BatchSize: batch, Shuffle: true, Seed: 1}
+	it := loader.Epoch(0)
+	var bt datasets.Batch
+	epoch := 0
+	step := func() {
+		if !it.Next(&bt) {
+			epoch++
+			it = loader.Epoch(epoch)
+			if !it.Next(&bt) {
+				b.Fatalf("no batch in epoch %d: %v", epoch, it.Err())
+			}
+		}
+		copy(xBuf, bt.X)
+		if y != nil {
+			copy(yBuf, bt.OneHot)
+		}
+		if err := vm.RunAll(); err != nil {
+			b.Fatal(err)
+		}
+		if err := solver.Step(grads); err != nil {
+			b.Fatal(err)
+		}
+		vm.Reset()
+	}
+
+	const warmup = 20
+	var losses [warmup]float64
+	for i := range losses {
+		step()
+		l, ok := loss.Data().(float32)
+		if !ok {
+			b.Fatalf("loss is %T, want float32", loss.Data())
+		}
+		losses[i] = float64(l)
+	}
+	first := (losses[0] + losses[1] + losses[2] + losses[3] + losses[4]) / 5
+	last := (losses[15] + losses[16] + losses[17] + losses[18] + losses[19]) / 5
+	if math.IsNaN(last) || math.IsInf(last, 0) || last >= first {
+		b.Fatalf("not training: mean loss of warm-up steps 1–5 = %g, of steps 16–20 = %g", first, last)
+	}
+	if testing.Verbose() {
+		b.Logf("warm-up loss: steps 1–5 %.4f, steps 16–20 %.4f", first, last)
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		step()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "samples/s")
+}
