@@ -3,6 +3,8 @@ package ops
 import (
 	"sync"
 	"unsafe"
+
+	"github.com/retina-ml/retina/ops/blas"
 )
 
 // The convolution kernels. The receptive fields of a chunk of G images are
@@ -96,17 +98,29 @@ func partials[T Float](ws *convWorkspace, n int) []T {
 	}
 }
 
-// eachChunk runs fn(n0, cnt) for the chunks of cnt images starting at n0,
-// in parallel, and returns the number of chunks.
+// eachChunk runs fn(chunk, n0, cnt) for the chunks of cnt images starting
+// at n0 and returns the number of chunks. The chunks run in parallel when
+// the matrix multiplies can (the pure-Go backend); with OpenBLAS they run
+// one after the other, each multiply on every core, so that OpenBLAS's
+// threads and the chunks' goroutines never oversubscribe the cores.
 func eachChunk(g convGeom, size int, fn func(chunk, n0, cnt int)) int {
 	G := g.chunk(size)
 	chunks := (g.N + G - 1) / G
-	parallelFor(chunks, 1, func(_, lo, hi int) {
+	run := func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			n0 := c * G
 			fn(c, n0, min(G, g.N-n0))
 		}
-	})
+	}
+	concurrent := blas.SgemmConcurrent()
+	if size == 8 {
+		concurrent = blas.DgemmConcurrent()
+	}
+	if concurrent {
+		parallelFor(chunks, 1, run)
+	} else {
+		run(0, 0, chunks)
+	}
 	return chunks
 }
 

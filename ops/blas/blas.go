@@ -253,6 +253,19 @@ func Init() error {
 	return libErr
 }
 
+// SgemmConcurrent reports whether Sgemm calls made concurrently from
+// several goroutines each run well on the core they are on: true for the
+// pure-Go backend, whose calls use only the workers that are free; false
+// for OpenBLAS, whose calls share one thread pool, so that callers should
+// rather make one call at a time and let it use every core.
+func SgemmConcurrent() bool {
+	return backend() == nil || sgemmInGo
+}
+
+// DgemmConcurrent is SgemmConcurrent for Dgemm: true for the pure-Go
+// backend only.
+func DgemmConcurrent() bool { return backend() == nil }
+
 // Backend describes the implementation in use, for example
 //
 //	openblas 0.3.21 Haswell (/usr/lib/x86_64-linux-gnu/libopenblas.so.0, 2 threads)
