@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/pkg/errors"
 	"gorgonia.org/tensor"
@@ -286,6 +287,15 @@ type adamStep struct {
 }
 
 func adamUpdate[T float32 | float64](h adamStep, p, g, m, v []T) bool {
+	if p32, ok := any(p).([]float32); ok && haveAdamAsm {
+		g32, m32, v32 := any(g).([]float32), any(m).([]float32), any(v).([]float32)
+		c := adamConsts{b1: float32(h.b1), c1: float32(1 - h.b1), b2: float32(h.b2), c2: float32(1 - h.b2),
+			step: float32(h.step), inv: float32(1 / h.bc2), eps: float32(h.eps), decay: float32(h.decay), shrink: float32(h.shrink)}
+		_, _, _ = g32[len(p32)-1], m32[len(p32)-1], v32[len(p32)-1]
+		return chunked(len(p), func(lo, hi int) bool {
+			return adamAVX512(unsafe.Pointer(&p32[lo]), unsafe.Pointer(&g32[lo]), unsafe.Pointer(&m32[lo]), unsafe.Pointer(&v32[lo]), hi-lo, &c)
+		})
+	}
 	b1, b2, c1, c2 := T(h.b1), T(h.b2), T(1-h.b1), T(h.b2)
 	c2 = 1 - c2
 	step, inv, eps, decay, shrink := T(h.step), T(1/h.bc2), T(h.eps), T(h.decay), T(h.shrink)

@@ -116,7 +116,7 @@ func TestOptimizersFloat32MatchFloat64(t *testing.T) {
 		func() Optimizer { return &SGD{LearningRate: 0.01, Momentum: 0.9} },
 	} {
 		o32, o64 := newOpt(), newOpt()
-		n := 100000 // large enough to split across cores
+		n := 100003 // large enough to split across cores; not a multiple of 16
 		p32 := &graph.Param{Name: "w", Value: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n))}
 		p64 := &graph.Param{Name: "w", Value: tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(n))}
 		g32 := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n))
@@ -148,6 +148,19 @@ func TestOptimizerRejectsNonFiniteGradient(t *testing.T) {
 		var d *DivergenceError
 		if !errors.As(err, &d) || !strings.Contains(err.Error(), "conv9/W") || !math.IsInf(d.Value, 1) {
 			t.Fatalf("%v: error %v", o, err)
+		}
+	}
+	// float32, where Adam is vectorised: a NaN in the tail and one in a
+	// full block of 16 are both caught.
+	for _, at := range []int{37, 5} {
+		o := &Adam{LearningRate: 0.1}
+		p := &graph.Param{Name: "dense2/W", Value: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(40))}
+		g := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(40))
+		g.Float32s()[at] = float32(math.NaN())
+		err := o.Step([]*graph.Param{p}, []*tensor.Dense{g}, 0.1)
+		var d *DivergenceError
+		if !errors.As(err, &d) || !strings.Contains(err.Error(), "dense2/W") || !math.IsNaN(d.Value) {
+			t.Fatalf("NaN at %d: error %v", at, err)
 		}
 	}
 }

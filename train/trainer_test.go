@@ -390,7 +390,7 @@ func TestPredictMatchesEvaluation(t *testing.T) {
 		t.Fatalf("%d and %d values, want %d", len(got), len(want), 37*4)
 	}
 	for i := range got {
-		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+		if math.Abs(float64(got[i]-want[i])) > 1e-5*math.Max(1, math.Abs(float64(want[i]))) {
 			t.Fatalf("value %d: %v in batches of 10, %v one by one", i, got[i], want[i])
 		}
 	}
