@@ -51,11 +51,7 @@ const (
 // that another call reads or writes.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, lda, len(a), ldb, len(b), ldc, len(c))
-	l := backend()
-	if sgemmInGo {
-		l = nil
-	}
-	sgemm(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemm(backend(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // sgemm is Sgemm on checked arguments with the given backend (nil: pure Go).
@@ -183,25 +179,25 @@ var (
 	envLimit    int       // RETINA_BLAS_THREADS, 0 if unset or invalid
 	userLimit   atomic.Int64
 
-	// sgemmInGo keeps SGEMM on the pure-Go backend although OpenBLAS is
-	// loaded: in auto mode, when the CPU runs the go-avx512 kernel.
-	sgemmInGo bool
 )
 
 func initBackend() {
 	mode := os.Getenv(envBackend)
+	if preferGo(mode, defaultKernel.name) {
+		mode = "go"
+	}
 	lib, envLimit, libErr = selectBackend(mode, os.Getenv(envThreads), os.Getenv(envLib))
 	if lib != nil {
 		lib.setThreads(threads())
-		sgemmInGo = preferGoSgemm(mode, defaultKernel.name)
 	}
 }
 
-// preferGoSgemm reports whether, with OpenBLAS loaded in mode RETINA_BLAS,
-// SGEMM should still use the pure-Go kernel: in auto mode with the AVX-512
-// kernel, which measured about twice as fast as Debian's OpenBLAS (see the
-// package documentation). DGEMM always uses OpenBLAS when it is loaded.
-func preferGoSgemm(mode, kernel string) bool {
+// preferGo reports whether RETINA_BLAS mode should use the pure-Go backend
+// without trying OpenBLAS: in auto mode with the AVX-512 kernel, which
+// measured about twice as fast as Debian's OpenBLAS in SGEMM (see the
+// package documentation). Not loading OpenBLAS at all also spares its idle
+// thread pool, which otherwise takes a few percent of the CPU.
+func preferGo(mode, kernel string) bool {
 	m := strings.ToLower(strings.TrimSpace(mode))
 	return (m == "" || m == "auto") && kernel == "avx512"
 }
@@ -258,9 +254,7 @@ func Init() error {
 // pure-Go backend, whose calls use only the workers that are free; false
 // for OpenBLAS, whose calls share one thread pool, so that callers should
 // rather make one call at a time and let it use every core.
-func SgemmConcurrent() bool {
-	return backend() == nil || sgemmInGo
-}
+func SgemmConcurrent() bool { return backend() == nil }
 
 // DgemmConcurrent is SgemmConcurrent for Dgemm: true for the pure-Go
 // backend only.
@@ -270,19 +264,15 @@ func DgemmConcurrent() bool { return backend() == nil }
 //
 //	openblas 0.3.21 Haswell (/usr/lib/x86_64-linux-gnu/libopenblas.so.0, 2 threads)
 //	go-avx512 (2 threads)
-//	sgemm go-avx512 (2 threads), dgemm openblas 0.3.21 Haswell (…, 2 threads)
 func Backend() string {
 	backendOnce.Do(initBackend)
-	goName := fmt.Sprintf("go-%s (%s)", currentKernel().name, plural(Threads(), "thread"))
 	switch {
 	case libErr != nil:
 		return "unavailable: " + libErr.Error()
-	case lib != nil && sgemmInGo:
-		return "sgemm " + goName + ", dgemm " + lib.describe(Threads())
 	case lib != nil:
 		return lib.describe(Threads())
 	}
-	return goName
+	return fmt.Sprintf("go-%s (%s)", currentKernel().name, plural(Threads(), "thread"))
 }
 
 func plural(n int, noun string) string {

@@ -597,16 +597,16 @@ func TestEnv(t *testing.T) {
 	}
 }
 
-// autoWithLib is the start of Backend() in auto mode with OpenBLAS loaded:
-// SGEMM stays in Go on AVX-512 machines.
+// autoWithLib is the start of Backend() in auto mode with OpenBLAS
+// installed: pure Go on AVX-512 machines.
 func autoWithLib() string {
-	if preferGoSgemm("auto", defaultKernel.name) {
-		return "backend=sgemm go-avx512 ("
+	if preferGo("auto", defaultKernel.name) {
+		return "backend=go-avx512 ("
 	}
 	return "backend=openblas "
 }
 
-func TestPreferGoSgemm(t *testing.T) {
+func TestPreferGo(t *testing.T) {
 	for _, tc := range []struct {
 		mode, kernel string
 		want         bool
@@ -614,8 +614,8 @@ func TestPreferGoSgemm(t *testing.T) {
 		{"", "avx512", true}, {"auto", "avx512", true}, {" Auto ", "avx512", true},
 		{"auto", "avx2", false}, {"auto", "generic", false}, {"openblas", "avx512", false},
 	} {
-		if got := preferGoSgemm(tc.mode, tc.kernel); got != tc.want {
-			t.Errorf("preferGoSgemm(%q, %q) = %t", tc.mode, tc.kernel, got)
+		if got := preferGo(tc.mode, tc.kernel); got != tc.want {
+			t.Errorf("preferGo(%q, %q) = %t", tc.mode, tc.kernel, got)
 		}
 	}
 }

@@ -48,8 +48,8 @@
 // package, from the environment variable RETINA_BLAS:
 //
 //	auto      OpenBLAS if it can be loaded, else pure Go (the default);
-//	          but SGEMM stays on the go-avx512 kernel where the CPU has
-//	          AVX-512, as it measured about twice as fast as OpenBLAS there
+//	          but pure Go, without loading OpenBLAS, where the CPU runs the
+//	          go-avx512 kernel, which measured about twice as fast there
 //	go        pure Go
 //	openblas  OpenBLAS; if it cannot be loaded, Init returns the error
 //	          and every Sgemm and Dgemm call panics with it: there is no
