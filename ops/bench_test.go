@@ -55,18 +55,33 @@ func benchGrad(b *testing.B, build func(in ...*G.Node) (*G.Node, error), input i
 		b.Fatal(err)
 	}
 	gn := grads[input]
+	out, err := y.Op().Do(valuesOf(nodes)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// value computes a node's value: the forward output, a bound value, or
+	// an intermediate gradient step (such as an activation's gradient).
+	var value func(n *G.Node) G.Value
+	value = func(n *G.Node) G.Value {
+		if n == y {
+			return out
+		}
+		if v := n.Value(); v != nil {
+			return v
+		}
+		var args []G.Value
+		for it := g.From(n.ID()); it.Next(); {
+			args = append(args, value(it.Node().(*G.Node)))
+		}
+		v, err := n.Op().Do(args...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}
 	var args []G.Value
 	for it := g.From(gn.ID()); it.Next(); {
-		switch c := it.Node().(*G.Node); c {
-		case y:
-			out, err := y.Op().Do(valuesOf(nodes)...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			args = append(args, out)
-		default:
-			args = append(args, c.Value())
-		}
+		args = append(args, value(it.Node().(*G.Node)))
 	}
 	op := gn.Op()
 	if _, err := op.Do(args...); err != nil {

@@ -178,7 +178,6 @@ var (
 	libErr      error     // why the configured backend cannot be used
 	envLimit    int       // RETINA_BLAS_THREADS, 0 if unset or invalid
 	userLimit   atomic.Int64
-
 )
 
 func initBackend() {
