@@ -43,9 +43,6 @@ func run(f *cli.Flags, k int) error {
 		return err
 	}
 	defer r.Close()
-	if err := r.SingleProcess(); err != nil {
-		return err
-	}
 	trainImages, testImages, err := r.MNIST()
 	if err != nil {
 		return err
@@ -61,19 +58,19 @@ func run(f *cli.Flags, k int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("PCA-%d of %d training images: %.1f%% of the variance; test reconstruction error %.3f\n",
+	fmt.Fprintf(r.Out, "PCA-%d of %d training images: %.1f%% of the variance; test reconstruction error %.3f\n",
 		k, trainSet.Len(), 100*pca.ExplainedVariance(), pcaTest)
 
 	model, err := autoencoder.Linear(n, k, graph.WithSeed(f.Seed))
 	if err != nil {
 		return err
 	}
-	fmt.Print(model.Summary())
+	fmt.Fprint(r.Out, model.Summary())
 	tr, err := train.New(model, train.Config{
 		Loss: train.MSE, Reconstruct: true,
 		Optimizer: &train.Adam{LearningRate: f.LR},
 		Schedule:  train.Cosine{},
-		Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: r.Dir,
+		Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: r.Dir, Comm: r.Comm,
 	})
 	if err != nil {
 		return err
@@ -119,22 +116,22 @@ func run(f *cli.Flags, k int) error {
 		return err
 	}
 
-	fmt.Printf("\n%-28s %10s %10s\n", "reconstruction error", "train", "test")
-	fmt.Printf("%-28s %10.3f %10.3f\n", fmt.Sprintf("PCA, %d components", k), pca.ResidualVariance(), pcaTest)
-	fmt.Printf("%-28s %10.3f %10.3f\n", fmt.Sprintf("linear autoencoder, %d units", k), trainEval.ReconError, aeTest)
+	fmt.Fprintf(r.Out, "\n%-28s %10s %10s\n", "reconstruction error", "train", "test")
+	fmt.Fprintf(r.Out, "%-28s %10.3f %10.3f\n", fmt.Sprintf("PCA, %d components", k), pca.ResidualVariance(), pcaTest)
+	fmt.Fprintf(r.Out, "%-28s %10.3f %10.3f\n", fmt.Sprintf("linear autoencoder, %d units", k), trainEval.ReconError, aeTest)
 	verdict := "meets"
 	if !within {
 		verdict = "misses"
 	}
-	fmt.Printf("autoencoder / PCA = %.4f: %s the %.0f%% bar\n", ratio, verdict, 100*tolerance)
-	fmt.Printf("principal angles between the decoder's row space and the top-%d principal subspace (degrees):\n", k)
+	fmt.Fprintf(r.Out, "autoencoder / PCA = %.4f: %s the %.0f%% bar\n", ratio, verdict, 100*tolerance)
+	fmt.Fprintf(r.Out, "principal angles between the decoder's row space and the top-%d principal subspace (degrees):\n", k)
 	for i, a := range angles {
-		fmt.Printf("%7.2f", a)
+		fmt.Fprintf(r.Out, "%7.2f", a)
 		if i%10 == 9 || i == len(angles)-1 {
-			fmt.Println()
+			fmt.Fprintln(r.Out)
 		}
 	}
-	fmt.Printf("%d of %d below 1°; largest %.2f°. %.1fs of training, %.0f samples/s\n",
+	fmt.Fprintf(r.Out, "%d of %d below 1°; largest %.2f°. %.1fs of training, %.0f samples/s\n",
 		countBelow(angles, 1), len(angles), slices.Max(angles), res.TrainSeconds, res.SamplesPerSecond)
 	return nil
 }

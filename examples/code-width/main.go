@@ -117,16 +117,13 @@ func run(f *cli.Flags, o options) error {
 		return err
 	}
 	defer r.Close()
-	if err := r.SingleProcess(); err != nil {
-		return err
-	}
 	trainImages, testImages, err := r.MNIST()
 	if err != nil {
 		return err
 	}
 	trainSet, testSet := autoencoder.Unlabelled(trainImages), autoencoder.Unlabelled(testImages)
 	n := trainSet.SampleSize()
-	fmt.Printf("%d training images, %d test images; autoencoder %v-w-%v, %d epochs each\n",
+	fmt.Fprintf(r.Out, "%d training images, %d test images; autoencoder %v-w-%v, %d epochs each\n",
 		trainSet.Len(), testSet.Len(), append([]int{n}, o.hidden...), reversed(append([]int{n}, o.hidden...)), f.Epochs)
 
 	var results []result
@@ -153,14 +150,14 @@ func run(f *cli.Flags, o options) error {
 		return err
 	}
 	title := fmt.Sprintf("Autoencoders trained on %d MNIST images: squared error per image by code width", trainSet.Len())
-	if err := savePlot(filepath.Join(r.Dir, "code-width.png"), title, results); err != nil {
+	if err := r.SavePlot(func() error { return savePlot(filepath.Join(r.Dir, "code-width.png"), title, results) }); err != nil {
 		return err
 	}
-	fmt.Printf("\n%6s %10s %10s %10s %10s %10s\n", "width", "train", "test", "gap", "PCA train", "PCA test")
+	fmt.Fprintf(r.Out, "\n%6s %10s %10s %10s %10s %10s\n", "width", "train", "test", "gap", "PCA train", "PCA test")
 	for _, x := range results {
-		fmt.Printf("%6d %10.3f %10.3f %10.3f %10.3f %10.3f\n", x.Width, x.TrainError, x.TestError, x.Gap, x.PCATrainError, x.PCATestError)
+		fmt.Fprintf(r.Out, "%6d %10.3f %10.3f %10.3f %10.3f %10.3f\n", x.Width, x.TrainError, x.TestError, x.Gap, x.PCATrainError, x.PCATestError)
 	}
-	fmt.Printf("%.0fs of training; plot: %s\n", seconds, filepath.Join(r.Dir, "code-width.png"))
+	fmt.Fprintf(r.Out, "%.0fs of training; plot: %s\n", seconds, filepath.Join(r.Dir, "code-width.png"))
 	return nil
 }
 
@@ -172,12 +169,12 @@ func runWidth(r *cli.Run, f *cli.Flags, o options, loss train.Loss, w int, train
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("\ncode width %d: %s parameters\n", w, strconv.FormatInt(model.Summary().Params(), 10))
+	fmt.Fprintf(r.Out, "\ncode width %d: %s parameters\n", w, strconv.FormatInt(model.Summary().Params(), 10))
 	dir := filepath.Join(r.Dir, fmt.Sprintf("width-%d", w))
 	tr, err := train.New(model, train.Config{
 		Loss: loss, Reconstruct: true,
 		Optimizer: &train.Adam{LearningRate: f.LR}, Schedule: train.Cosine{},
-		Epochs: f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: dir,
+		Epochs: f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: dir, Comm: r.Comm,
 	})
 	if err != nil {
 		return nil, err
@@ -222,7 +219,7 @@ func runWidth(r *cli.Run, f *cli.Flags, o options, loss train.Loss, w int, train
 	if x.PCATestError, err = pca.ReconError(testSet); err != nil {
 		return nil, err
 	}
-	fmt.Printf("code width %d: train %.3f, test %.3f (PCA-%d: train %.3f, test %.3f)\n",
+	fmt.Fprintf(r.Out, "code width %d: train %.3f, test %.3f (PCA-%d: train %.3f, test %.3f)\n",
 		w, x.TrainError, x.TestError, pca.K(), x.PCATrainError, x.PCATestError)
 	return x, nil
 }

@@ -56,11 +56,13 @@ func fitAll(run *cli.Run, trainSet, testSet *datasets.Set) ([]trained, error) {
 			return nil, errors.Wrapf(err, "declaring %s", c.Name)
 		}
 		dir := filepath.Join(run.Dir, c.Name)
-		fmt.Fprintf(os.Stderr, "training %s (%s parameters) in %s\n", c.Label, commas(m.Summary().Params()), dir)
+		if run.Primary() {
+			fmt.Fprintf(os.Stderr, "training %s (%s parameters) in %s\n", c.Label, commas(m.Summary().Params()), dir)
+		}
 		tr, err := train.New(m, train.Config{
 			Loss:      train.CrossEntropy,
 			Optimizer: &train.Adam{LearningRate: f.LR},
-			Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: dir,
+			Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: dir, Comm: run.Comm,
 		})
 		if err != nil {
 			return nil, errors.Wrapf(err, "training %s", c.Name)

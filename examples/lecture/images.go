@@ -112,8 +112,15 @@ func gridImage(tiles []*image.Gray, cols, pad int, background uint8) *image.Gray
 	return img
 }
 
+// writeFiles is false on the ranks other than 0 of a data-parallel run:
+// they compute everything but write nothing.
+var writeFiles = true
+
 // savePNG writes img to path as a PNG file.
 func savePNG(path string, img image.Image) (err error) {
+	if !writeFiles {
+		return nil
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return errors.Wrap(err, "saving image")

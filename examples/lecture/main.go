@@ -64,9 +64,7 @@ func run(f *cli.Flags, featuredDigit int) error {
 		return err
 	}
 	defer r.Close()
-	if err := r.SingleProcess(); err != nil {
-		return err
-	}
+	writeFiles = r.Primary()
 	trainSet, testSet, err := r.MNIST()
 	if err != nil {
 		return errors.Wrap(err, "loading MNIST")
@@ -74,7 +72,7 @@ func run(f *cli.Flags, featuredDigit int) error {
 	if err := checkDigit(testSet, featuredDigit); err != nil {
 		return err
 	}
-	rep := newReport(os.Stdout)
+	rep := newReport(r.Out)
 	rep.printf("# The CNN lecture, reproduced with Retina\n\n")
 	rep.para("Run: %d epoch(s) per network on %s MNIST training images, batch %d, Adam (learning rate %g), seed %d; "+
 		"BLAS %s; %s; %s. Every number below is computed by this run; the lecture's figures are quoted as claims.",
@@ -110,6 +108,9 @@ func run(f *cli.Flags, featuredDigit int) error {
 	rep.para("---\nWall time of the whole run: %.1f s. Files in %s: report.md, metrics.json, config.json, the PNG "+
 		"figures named above, and mlp/, seedcnn/, lenet/ (per-epoch metrics and checkpoints).",
 		time.Since(start).Seconds(), r.Dir)
+	if !r.Primary() {
+		return nil
+	}
 	if err := os.WriteFile(filepath.Join(r.Dir, "report.md"), []byte(rep.String()), 0o644); err != nil {
 		return errors.Wrap(err, "writing the report")
 	}

@@ -66,14 +66,12 @@ type Run struct {
 	Out io.Writer
 }
 
-// SingleProcess returns an error when the run was started on several
-// processes: for examples whose work (several models, figures drawn from
-// intermediate results) is not split across ranks.
-func (r *Run) SingleProcess() error {
-	if n := r.Comm.Size(); n > 1 {
-		return errors.Errorf("%s runs in one process; it was started on %d (train with mnist-cnn, mnist-mlp or deep-autoencoder under mpirun)", r.Name, n)
+// SavePlot runs save, which writes a figure, on rank 0 only.
+func (r *Run) SavePlot(save func() error) error {
+	if !r.Primary() {
+		return nil
 	}
-	return nil
+	return save()
 }
 
 // Primary reports whether this process writes the run's files and output:
