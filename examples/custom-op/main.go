@@ -9,7 +9,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 
 	"github.com/retina-ml/retina/examples/internal/cli"
 	"github.com/retina-ml/retina/graph"
@@ -30,10 +29,6 @@ func run(f *cli.Flags) error {
 		return err
 	}
 	defer r.Close()
-	trainSet, testSet, err := r.MNIST()
-	if err != nil {
-		return err
-	}
 	model, err := graph.Sequential{
 		graph.Flatten{},
 		graph.Dense{Units: 100},
@@ -43,22 +38,5 @@ func run(f *cli.Flags) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(r.Out, model.Summary())
-	tr, err := train.New(model, train.Config{
-		Optimizer: &train.Adam{LearningRate: f.LR},
-		Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: r.Dir, Comm: r.Comm,
-	})
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
-	res, err := r.Fit(tr, train.Data{Train: trainSet, Test: testSet})
-	if err != nil {
-		return err
-	}
-	if err := r.WriteMetrics(cli.Summary("784-100(swish)-10", f, res)); err != nil {
-		return err
-	}
-	fmt.Fprintf(r.Out, "test accuracy %.2f%% with the custom swish op\n", 100*res.Last().Test.Accuracy)
-	return nil
+	return r.TrainClassifier("784-100(swish)-10", model, train.Config{Optimizer: &train.Adam{LearningRate: f.LR}})
 }

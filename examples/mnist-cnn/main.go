@@ -13,7 +13,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 
 	"github.com/pkg/errors"
 
@@ -46,34 +45,13 @@ func run(f *cli.Flags, name string, momentum, decay float64) error {
 		return err
 	}
 	defer r.Close()
-	trainSet, testSet, err := r.MNIST()
-	if err != nil {
-		return err
-	}
 	model, err := spec.Model(graph.WithSeed(f.Seed))
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(r.Out, model.Summary())
-	tr, err := train.New(model, train.Config{
+	return r.TrainClassifier(name, model, train.Config{
 		Loss:      train.CrossEntropy,
 		Optimizer: &train.SGD{LearningRate: f.LR, Momentum: momentum, WeightDecay: decay},
 		Schedule:  train.Cosine{},
-		Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: r.Dir, Comm: r.Comm,
 	})
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
-	res, err := r.Fit(tr, train.Data{Train: trainSet, Test: testSet})
-	if err != nil {
-		return err
-	}
-	if err := r.WriteMetrics(cli.Summary(name, f, res)); err != nil {
-		return err
-	}
-	last := res.Last()
-	fmt.Fprintf(r.Out, "test accuracy %.2f%% (error %.2f%%) after %d epochs, %.1fs of training, %.0f samples/s\n",
-		100*last.Test.Accuracy, 100*(1-last.Test.Accuracy), len(res.Epochs), res.TrainSeconds, res.SamplesPerSecond)
-	return nil
 }

@@ -12,7 +12,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 
 	"github.com/retina-ml/retina/examples/internal/cli"
 	"github.com/retina-ml/retina/graph"
@@ -36,35 +35,13 @@ func run(f *cli.Flags, momentum, decay float64) error {
 		return err
 	}
 	defer r.Close()
-	trainSet, testSet, err := r.MNIST()
-	if err != nil {
-		return err
-	}
 	model, err := mlp.Seed(graph.WithSeed(f.Seed))
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(r.Out, model.Summary())
-	tr, err := train.New(model, train.Config{
+	return r.TrainClassifier("mlp 784-100-10", model, train.Config{
 		Loss:      train.CrossEntropy,
 		Optimizer: &train.SGD{LearningRate: f.LR, Momentum: momentum, WeightDecay: decay},
 		Schedule:  train.Cosine{},
-		Epochs:    f.Epochs, Batch: f.Batch, Seed: f.Seed, Dir: r.Dir, Comm: r.Comm,
 	})
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
-	res, err := r.Fit(tr, train.Data{Train: trainSet, Test: testSet})
-	if err != nil {
-		return err
-	}
-	m := cli.Summary("mlp 784-100-10", f, res)
-	if err := r.WriteMetrics(m); err != nil {
-		return err
-	}
-	last := res.Last()
-	fmt.Fprintf(r.Out, "test accuracy %.2f%% (error %.2f%%) after %d epochs, %.1fs of training, %.0f samples/s\n",
-		100*last.Test.Accuracy, 100*(1-last.Test.Accuracy), len(res.Epochs), res.TrainSeconds, res.SamplesPerSecond)
-	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/retina-ml/retina/datasets"
+	"github.com/retina-ml/retina/graph"
 	"github.com/retina-ml/retina/ops"
 	"github.com/retina-ml/retina/train"
 	"github.com/retina-ml/retina/train/dist"
@@ -221,3 +222,33 @@ func PrintJSON(v any) {
 
 // Backend names the matrix-multiply implementation in use.
 func Backend() string { return ops.Backend() }
+
+// TrainClassifier trains model on MNIST with cfg — completed with the
+// run's epochs, batch, seed, directory and processes — after printing the
+// model's summary, then writes metrics.json (named model) and prints the
+// test accuracy. It is the body of the classifier examples.
+func (r *Run) TrainClassifier(model string, m *graph.Model, cfg train.Config) error {
+	trainSet, testSet, err := r.MNIST()
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(r.Out, m.Summary())
+	f := r.Flags
+	cfg.Epochs, cfg.Batch, cfg.Seed, cfg.Dir, cfg.Comm = f.Epochs, f.Batch, f.Seed, r.Dir, r.Comm
+	tr, err := train.New(m, cfg)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	res, err := r.Fit(tr, train.Data{Train: trainSet, Test: testSet})
+	if err != nil {
+		return err
+	}
+	if err := r.WriteMetrics(Summary(model, f, res)); err != nil {
+		return err
+	}
+	last := res.Last()
+	fmt.Fprintf(r.Out, "test accuracy %.2f%% (error %.2f%%) after %d epochs, %.1fs of training, %.0f samples/s\n",
+		100*last.Test.Accuracy, 100*(1-last.Test.Accuracy), len(res.Epochs), res.TrainSeconds, res.SamplesPerSecond)
+	return nil
+}
