@@ -44,6 +44,17 @@ func (l Loss) String() string {
 	return fmt.Sprintf("Loss(%d)", int(l))
 }
 
+// ParseLoss returns the loss named by its String form: "cross-entropy",
+// "mse" or "bce".
+func ParseLoss(name string) (Loss, error) {
+	for _, l := range []Loss{CrossEntropy, MSE, BCE} {
+		if l.String() == name {
+			return l, nil
+		}
+	}
+	return 0, errors.Errorf("train: unknown loss %q (want cross-entropy, mse or bce)", name)
+}
+
 // build returns the scalar loss node for a built model and a target node
 // shaped like the model's output.
 func (l Loss) build(b *graph.Built, target *G.Node) (*G.Node, error) {

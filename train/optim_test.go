@@ -181,3 +181,14 @@ func TestSchedules(t *testing.T) {
 		t.Fatal("constant")
 	}
 }
+
+func TestParseLoss(t *testing.T) {
+	for _, l := range []Loss{CrossEntropy, MSE, BCE} {
+		if got, err := ParseLoss(l.String()); err != nil || got != l {
+			t.Errorf("ParseLoss(%q) = %v, %v", l.String(), got, err)
+		}
+	}
+	if _, err := ParseLoss("hinge"); err == nil {
+		t.Error("unknown loss accepted")
+	}
+}

@@ -19,7 +19,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -101,14 +100,9 @@ type result struct {
 }
 
 func run(f *cli.Flags, o options) error {
-	var loss train.Loss
-	switch o.loss {
-	case "bce":
-		loss = train.BCE
-	case "mse":
-		loss = train.MSE
-	default:
-		return errors.Errorf("-loss %q: want bce or mse", o.loss)
+	loss, err := train.ParseLoss(o.loss)
+	if err != nil {
+		return errors.Wrap(err, "-loss")
 	}
 	r, err := cli.Start("code-width", f, map[string]any{
 		"widths": o.widths, "hidden": o.hidden, "loss": o.loss, "optimizer": "adam", "schedule": "cosine",
@@ -180,18 +174,7 @@ func runWidth(r *cli.Run, f *cli.Flags, o options, loss train.Loss, w int, train
 		return nil, err
 	}
 	defer tr.Close()
-	ckpt := filepath.Join(dir, train.CheckpointName)
-	if f.Resume {
-		if _, err := os.Stat(ckpt); err == nil {
-			if err := tr.Resume(ckpt); err != nil {
-				return nil, err
-			}
-		}
-	}
-	res, err := tr.Fit(r.Ctx, train.Data{Train: trainSet})
-	if errors.Is(err, train.ErrInterrupted) {
-		return nil, errors.Errorf("interrupted; checkpoint saved in %s. Continue with: -out %s -resume", dir, r.Dir)
-	}
+	res, err := r.FitIn(tr, train.Data{Train: trainSet}, dir)
 	if err != nil {
 		return nil, err
 	}

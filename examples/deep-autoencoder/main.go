@@ -27,7 +27,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/pkg/errors"
@@ -66,14 +65,9 @@ func main() {
 }
 
 func run(f *cli.Flags, o options) error {
-	var loss train.Loss
-	switch o.loss {
-	case "bce":
-		loss = train.BCE
-	case "mse":
-		loss = train.MSE
-	default:
-		return errors.Errorf("-loss %q: want bce or mse", o.loss)
+	loss, err := train.ParseLoss(o.loss)
+	if err != nil {
+		return errors.Wrap(err, "-loss")
 	}
 	r, err := cli.Start("deep-autoencoder", f, map[string]any{
 		"loss": o.loss, "optimizer": "adam", "schedule": "cosine",
@@ -196,24 +190,6 @@ func trainConfig(r *cli.Run, loss train.Loss, epochs int, dir string) train.Conf
 	}
 }
 
-// fitSub trains a secondary model in its own subfolder of the run, resuming
-// it from its checkpoint there when the run is resumed and one exists.
-func fitSub(r *cli.Run, tr *train.Trainer, data train.Data, dir string) (*train.Result, error) {
-	ckpt := filepath.Join(dir, train.CheckpointName)
-	if r.Flags.Resume {
-		if _, err := os.Stat(ckpt); err == nil {
-			if err := tr.Resume(ckpt); err != nil {
-				return nil, err
-			}
-		}
-	}
-	res, err := tr.Fit(r.Ctx, data)
-	if errors.Is(err, train.ErrInterrupted) {
-		return res, errors.Errorf("interrupted; checkpoint saved in %s. Continue with: -out %s -resume", dir, r.Dir)
-	}
-	return res, err
-}
-
 // trainLogisticPCA trains the paper's "logistic PCA" baseline, a linear
 // 30-unit code with logistic outputs, and returns its test error.
 func trainLogisticPCA(r *cli.Run, f *cli.Flags, o options, data train.Data) (float64, error) {
@@ -228,7 +204,7 @@ func trainLogisticPCA(r *cli.Run, f *cli.Flags, o options, data train.Data) (flo
 		return 0, err
 	}
 	defer tr.Close()
-	res, err := fitSub(r, tr, data, dir)
+	res, err := r.FitIn(tr, data, dir)
 	if err != nil {
 		return 0, err
 	}
@@ -249,7 +225,7 @@ func trainCode2(r *cli.Run, f *cli.Flags, loss train.Loss, epochs int, data trai
 		return 0, err
 	}
 	defer tr.Close()
-	res, err := fitSub(r, tr, data, dir)
+	res, err := r.FitIn(tr, data, dir)
 	if err != nil {
 		return 0, err
 	}

@@ -67,7 +67,7 @@ func fitAll(run *cli.Run, trainSet, testSet *datasets.Set) ([]trained, error) {
 		if err != nil {
 			return nil, errors.Wrapf(err, "training %s", c.Name)
 		}
-		res, err := fit(run, tr, dir, train.Data{Train: trainSet, Test: testSet})
+		res, err := run.FitIn(tr, train.Data{Train: trainSet, Test: testSet}, dir)
 		tr.Close()
 		if err != nil {
 			return nil, errors.Wrapf(err, "training %s", c.Name)
@@ -78,24 +78,6 @@ func fitAll(run *cli.Run, trainSet, testSet *datasets.Set) ([]trained, error) {
 		out = append(out, trained{contender: c, Model: m, Result: res, Params: m.Summary().Params()})
 	}
 	return out, nil
-}
-
-// fit runs tr.Fit, resuming from dir's checkpoint when -resume is set and one
-// exists, and turns an interruption into a message telling how to resume.
-func fit(run *cli.Run, tr *train.Trainer, dir string, data train.Data) (*train.Result, error) {
-	ckpt := filepath.Join(dir, train.CheckpointName)
-	if run.Flags.Resume {
-		if _, err := os.Stat(ckpt); err == nil {
-			if err := tr.Resume(ckpt); err != nil {
-				return nil, err
-			}
-		}
-	}
-	res, err := tr.Fit(run.Ctx, data)
-	if errors.Is(err, train.ErrInterrupted) {
-		return res, errors.Errorf("interrupted; checkpoint saved in %s. Continue with: -out %s -resume", dir, run.Dir)
-	}
-	return res, err
 }
 
 // trainingMetrics are one contender's section 3 figures: the examples'

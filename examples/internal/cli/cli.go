@@ -146,14 +146,28 @@ func (r *Run) MNIST() (trainSet, testSet *datasets.Set, err error) {
 // Fit trains with tr, resuming from the run's checkpoint if -resume is set,
 // and turns an interruption into a message telling how to resume.
 func (r *Run) Fit(tr *train.Trainer, data train.Data) (*train.Result, error) {
+	return r.fit(tr, data, r.Dir, true)
+}
+
+// FitIn is Fit for a secondary model whose files are in dir, a subfolder
+// of the run: with -resume it continues from dir's checkpoint if there is
+// one (the model may not have started before the run was interrupted).
+func (r *Run) FitIn(tr *train.Trainer, data train.Data, dir string) (*train.Result, error) {
+	return r.fit(tr, data, dir, false)
+}
+
+func (r *Run) fit(tr *train.Trainer, data train.Data, dir string, required bool) (*train.Result, error) {
 	if r.Flags.Resume {
-		if err := tr.Resume(filepath.Join(r.Dir, train.CheckpointName)); err != nil {
-			return nil, err
+		ckpt := filepath.Join(dir, train.CheckpointName)
+		if _, err := os.Stat(ckpt); err == nil || required {
+			if err := tr.Resume(ckpt); err != nil {
+				return nil, err
+			}
 		}
 	}
 	res, err := tr.Fit(r.Ctx, data)
 	if errors.Is(err, train.ErrInterrupted) {
-		return res, errors.Errorf("interrupted; checkpoint saved in %s. Continue with: -out %s -resume", r.Dir, r.Dir)
+		return res, errors.Errorf("interrupted; checkpoint saved in %s. Continue with: -out %s -resume", dir, r.Dir)
 	}
 	return res, err
 }
