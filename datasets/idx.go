@@ -3,13 +3,14 @@ package datasets
 import (
 	"bufio"
 	"compress/gzip"
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pkg/errors"
 )
 
 // IDXType is the element type code stored in byte 2 of an IDX header.
@@ -30,9 +31,11 @@ const (
 const (
 	// MaxIDXDims is the largest number of dimensions accepted.
 	MaxIDXDims = 4
-	// MaxIDXElements is the largest number of elements (the product of
-	// the dimensions) accepted: 1<<30.
-	MaxIDXElements = 1 << 30
+	// MaxIDXBytes is the largest payload accepted, in bytes: the product
+	// of the dimensions times the element size, 1 GiB. ReadIDX allocates
+	// the payload in one piece at the size the header declares, so this
+	// bounds its memory use whatever the input holds.
+	MaxIDXBytes = 1 << 30
 )
 
 // Size reports the size in bytes of one element of type t, or 0 if t is not
@@ -136,33 +139,38 @@ func (e *FormatError) Unwrap() error { return e.Err }
 func ReadIDXFile(path string) (*IDX, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("idx: %w", err)
+		return nil, errors.Wrap(err, "idx")
 	}
 	defer f.Close()
-	return readIDX(f, path)
+	return readIDX(f, path, MaxIDXBytes, nil)
 }
 
 // ReadIDX reads one IDX array from r, which must hold exactly one IDX file:
-// raw, or gzip-compressed (recognised by the gzip magic 0x1f 0x8b).
+// raw, or gzip-compressed as one gzip member (recognised by the gzip magic
+// 0x1f 0x8b).
 //
 // The header is checked before anything else is allocated: bytes 0 and 1
 // must be zero, byte 2 a known [IDXType], byte 3 (the number of dimensions)
-// in 1..[MaxIDXDims], each dimension > 0 and their product at most
-// [MaxIDXElements]. The payload is then read into a buffer that starts at
-// 64 KiB and doubles as data arrives, so a header that claims more data than
-// r holds fails with a truncation error after allocating memory in
-// proportion to what r actually held, not to what the header claims. Data
-// after the payload is an error, and so is a gzip stream that fails its
-// checksum.
+// in 1..[MaxIDXDims], each dimension > 0 and the payload size they imply
+// at most [MaxIDXBytes]. The payload is then allocated once, at that size,
+// and read; input that ends early is a truncation error. Data after the
+// payload is an error too, and so are data after the gzip member (even
+// another member) and a gzip stream that fails its checksum; at most 1 MiB
+// past the payload is read to report them. Memory use is thus bounded by
+// the size the header declares, never by what a compressed stream would
+// expand to.
 //
 // All format errors are of type [*FormatError]. ReadIDX does not panic on
 // any input.
 func ReadIDX(r io.Reader) (*IDX, error) {
-	return readIDX(r, "")
+	return readIDX(r, "", MaxIDXBytes, nil)
 }
 
-// readIDX implements ReadIDX; name, if not empty, is used in errors.
-func readIDX(r io.Reader, name string) (*IDX, error) {
+// readIDX implements ReadIDX. name, if not empty, is used in errors.
+// maxBytes (at most MaxIDXBytes) caps the payload size. If want is not nil,
+// the header must declare want.Type and want.Dims, checked before the
+// payload is read.
+func readIDX(r io.Reader, name string, maxBytes int64, want *IDX) (*IDX, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReaderSize(r, 64<<10)
@@ -175,16 +183,18 @@ func readIDX(r io.Reader, name string) (*IDX, error) {
 			return nil, &FormatError{File: name, Field: "gzip", Msg: "invalid gzip header", Err: err}
 		}
 		defer zr.Close()
+		zr.Multistream(false)
 		src, gz = zr, true
 	}
-	p := idxParser{r: src, name: name, gz: gz}
-	return p.parse()
+	p := idxParser{r: src, name: name, gz: gz, under: br}
+	return p.parse(maxBytes, want)
 }
 
 type idxParser struct {
-	r    io.Reader
-	name string
-	gz   bool
+	r     io.Reader
+	name  string
+	gz    bool
+	under io.Reader // r's source: the compressed stream if gz
 }
 
 func (p *idxParser) errorf(field string, off int64, err error, format string, args ...any) error {
@@ -208,7 +218,7 @@ func (p *idxParser) readErr(field string, off int64, err error, got int64, want 
 	}
 }
 
-func (p *idxParser) parse() (*IDX, error) {
+func (p *idxParser) parse(maxBytes int64, want *IDX) (*IDX, error) {
 	// Fixed header: 0x00 0x00 type ndim.
 	var hdr [4]byte
 	n, err := readFull(p.r, hdr[:])
@@ -239,32 +249,32 @@ func (p *idxParser) parse() (*IDX, error) {
 		return nil, p.readErr(fmt.Sprintf("dim[%d]", i), int64(4+4*i), err, int64(4+n),
 			fmt.Sprintf("header needs %d bytes for %d dimensions", hdrLen, ndim))
 	}
-	dims := make([]int, ndim)
-	elems := int64(1)
+	dims := make([]int64, ndim)
 	for i := range dims {
-		d := int64(raw[4*i])<<24 | int64(raw[4*i+1])<<16 | int64(raw[4*i+2])<<8 | int64(raw[4*i+3])
-		if d == 0 {
+		if dims[i] = int64(binary.BigEndian.Uint32(raw[4*i:])); dims[i] == 0 {
 			return nil, p.errorf(fmt.Sprintf("dim[%d]", i), int64(4+4*i), nil, "size 0, expected > 0")
 		}
-		// elems ≤ MaxIDXElements and d < 2^32, so the product fits in int64.
-		elems *= d
-		if elems > MaxIDXElements {
-			return nil, p.errorf(fmt.Sprintf("dim[%d]", i), int64(4+4*i), nil,
-				"array too large: dims %s exceed the limit of %d elements", dimString(raw[:4*ndim]), MaxIDXElements)
-		}
-		dims[i] = int(d)
 	}
-	size := elems * int64(typ.Size())
-	if size > math.MaxInt {
-		return nil, p.errorf("payload", int64(hdrLen), nil, "%d bytes do not fit in memory", size)
+	if want != nil {
+		if err := p.checkShape(typ, dims, want); err != nil {
+			return nil, err
+		}
+	}
+	size := int64(typ.Size())
+	for i, d := range dims {
+		// size ≤ max(maxBytes, 8) ≤ 2^30 and d < 2^32: no overflow.
+		if size *= d; size > maxBytes {
+			return nil, p.errorf(fmt.Sprintf("dim[%d]", i), int64(4+4*i), nil,
+				"array too large: %s × %d B exceeds the limit of %d bytes", dimString(dims), typ.Size(), maxBytes)
+		}
 	}
 
-	// Payload, read in growing chunks so that a lying header cannot make
-	// us allocate more than the stream really holds.
-	data, err := readPayload(p.r, int(size))
+	// Payload, allocated once at the declared size, which is capped above.
+	data := make([]byte, size)
+	n, err = readFull(p.r, data)
 	if err != nil {
-		return nil, p.readErr("payload", int64(hdrLen+len(data)), err, int64(hdrLen+len(data)),
-			fmt.Sprintf("header claims %d bytes (%s × %d B)", size, dimString(raw[:4*ndim]), typ.Size()))
+		return nil, p.readErr("payload", int64(hdrLen+n), err, int64(hdrLen+n),
+			fmt.Sprintf("header claims %d bytes (%s × %d B)", size, dimString(dims), typ.Size()))
 	}
 
 	// Nothing may follow. For gzip input this read also verifies the
@@ -273,35 +283,73 @@ func (p *idxParser) parse() (*IDX, error) {
 	var one [1]byte
 	n, err = readFull(p.r, one[:])
 	if n > 0 {
-		extra, _ := io.Copy(io.Discard, io.LimitReader(p.r, 1<<20))
-		atLeast := ""
-		if extra == 1<<20 {
-			atLeast = "at least "
-		}
-		return nil, p.errorf("trailer", end, nil, "%s%d unexpected bytes after the payload, expected end of file", atLeast, extra+1)
+		return nil, p.errorf("trailer", end, nil, "%s unexpected bytes after the payload, expected end of file", countRest(p.r, 1))
 	}
 	if err != io.EOF {
 		return nil, p.readErr("trailer", end, err, end, "expected end of file")
 	}
-	return &IDX{Type: typ, Dims: dims, Data: data}, nil
+	if p.gz {
+		// The gzip reader stops at the end of the first member.
+		switch n, err = readFull(p.under, one[:]); {
+		case n > 0:
+			return nil, p.errorf("trailer", end, nil, "%s unexpected bytes after the gzip stream, expected end of file", countRest(p.under, 1))
+		case err != io.EOF:
+			return nil, p.errorf("trailer", end, err, "read failed after the gzip stream")
+		}
+	}
+	out := &IDX{Type: typ, Dims: make([]int, ndim), Data: data}
+	for i, d := range dims {
+		out.Dims[i] = int(d) // d ≤ size ≤ MaxIDXBytes
+	}
+	return out, nil
 }
 
-// dimString formats big-endian uint32 dimensions as "60000×28×28".
-func dimString(raw []byte) string {
+// checkShape reports the first header field that differs from want.
+func (p *idxParser) checkShape(typ IDXType, dims []int64, want *IDX) error {
+	wantDims := make([]int64, len(want.Dims))
+	for i, d := range want.Dims {
+		wantDims[i] = int64(d)
+	}
+	got, exp := fmt.Sprintf("%v %s", typ, dimString(dims)), fmt.Sprintf("%v %s", want.Type, dimString(wantDims))
+	switch {
+	case typ != want.Type:
+		return p.errorf("type code", 2, nil, "%v, expected %v (header declares %s, expected %s)", typ, want.Type, got, exp)
+	case len(dims) != len(wantDims):
+		return p.errorf("ndim", 3, nil, "%d dimensions, expected %d (header declares %s, expected %s)", len(dims), len(wantDims), got, exp)
+	}
+	for i := range dims {
+		if dims[i] != wantDims[i] {
+			return p.errorf(fmt.Sprintf("dim[%d]", i), int64(4+4*i), nil, "%d, expected %d (header declares %s, expected %s)", dims[i], wantDims[i], got, exp)
+		}
+	}
+	return nil
+}
+
+// countRest returns, for an error message, seen plus the number of bytes
+// left in r: "n", or "at least n" if r holds more than 1 MiB.
+func countRest(r io.Reader, seen int64) string {
+	n, _ := io.Copy(io.Discard, io.LimitReader(r, 1<<20))
+	if n == 1<<20 {
+		return "at least " + strconv.FormatInt(seen+n, 10)
+	}
+	return strconv.FormatInt(seen+n, 10)
+}
+
+// dimString formats dimensions as "60000×28×28".
+func dimString(dims []int64) string {
 	var b strings.Builder
-	for i := 0; i+4 <= len(raw); i += 4 {
+	for i, d := range dims {
 		if i > 0 {
 			b.WriteString("×")
 		}
-		d := uint32(raw[i])<<24 | uint32(raw[i+1])<<16 | uint32(raw[i+2])<<8 | uint32(raw[i+3])
-		b.WriteString(strconv.FormatUint(uint64(d), 10))
+		b.WriteString(strconv.FormatInt(d, 10))
 	}
 	return b.String()
 }
 
 // readFull is io.ReadFull except that, on a short read, it returns the
-// reader's own error, io.EOF included, so that a clean end of stream can be told apart from a
-// gzip stream cut short (io.ErrUnexpectedEOF).
+// reader's own error, io.EOF included, so that a clean end of stream can be
+// told apart from a gzip stream cut short (io.ErrUnexpectedEOF).
 func readFull(r io.Reader, buf []byte) (int, error) {
 	n, zero := 0, 0
 	for n < len(buf) {
@@ -322,26 +370,4 @@ func readFull(r io.Reader, buf []byte) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-// readPayload reads exactly n bytes from r. The buffer starts at 64 KiB and
-// doubles as data arrives, so the memory allocated is bounded by a small
-// multiple of what r actually delivers, whatever n is. On error it returns
-// the bytes read so far.
-func readPayload(r io.Reader, n int) ([]byte, error) {
-	const chunk = 64 << 10
-	buf := make([]byte, 0, min(n, chunk))
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			nb := make([]byte, len(buf), min(n, 2*cap(buf)))
-			copy(nb, buf)
-			buf = nb
-		}
-		m, err := readFull(r, buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			return buf, err
-		}
-	}
-	return buf, nil
 }

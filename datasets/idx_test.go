@@ -2,17 +2,22 @@ package datasets
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
-	"errors"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pkg/errors"
 )
 
 // encodeIDX builds an IDX file from its parts without any validation, so
@@ -136,7 +141,8 @@ func TestReadIDXFileErrors(t *testing.T) {
 		{"truncated magic", "hdr3.idx", []byte{0, 0, 8}, []string{"hdr3.idx: header at offset 3", "truncated", "file holds 3"}, nil},
 		{"truncated dims", "hdr10.idx", valid[:10], []string{"hdr10.idx: dim[1] at offset 8", "truncated", "header needs 12 bytes", "file holds 10"}, nil},
 		{"truncated payload", "short.idx", valid[:len(valid)-2], []string{"short.idx: payload at offset 16", "header claims 6 bytes (2×3 × 1 B)", "file holds 16"}, nil},
-		{"2^31 images", "huge.idx", encodeIDX(0x08, []uint32{1 << 31, 28, 28}, seq(1000)), []string{"huge.idx: dim[0] at offset 4", "too large", "2147483648×28×28", "1073741824 elements"}, nil},
+		{"2^31 images", "huge.idx", encodeIDX(0x08, []uint32{1 << 31, 28, 28}, seq(1000)), []string{"huge.idx: dim[0] at offset 4", "too large: 2147483648×28×28 × 1 B exceeds the limit of 1073741824 bytes"}, nil},
+		{"2^30 float64", "f64.idx.gz", gzipBytes(t, encodeIDX(0x0E, []uint32{1 << 30}, nil)), []string{"f64.idx.gz: dim[0] at offset 4", "too large: 1073741824 × 8 B"}, nil},
 		{"overflowing dims", "ovf.idx", encodeIDX(0x0E, []uint32{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, nil), []string{"ovf.idx: dim[0] at offset 4", "too large"}, nil},
 		{"60000 images in 1 KB", "train-images", encodeIDX(0x08, []uint32{60000, 28, 28}, seq(1000-16)), []string{"train-images: payload at offset 1000", "header claims 47040000 bytes (60000×28×28 × 1 B)", "file holds 1000"}, nil},
 		{"trailing bytes", "trail.idx", append(slices.Clone(valid), "xyz"...), []string{"trail.idx: trailer at offset 18", "3 unexpected bytes", "expected end of file"}, nil},
@@ -147,7 +153,10 @@ func TestReadIDXFileErrors(t *testing.T) {
 		{"gzip bad checksum", "crc.idx.gz", badCRC, []string{"crc.idx.gz: trailer at offset 18", "corrupt gzip stream", "checksum"}, gzip.ErrChecksum},
 		{"gzip corrupt data", "data.idx.gz", badDeflate, []string{"data.idx.gz:", "corrupt gzip stream"}, nil},
 		{"gzip cut short", "cut.idx.gz", validGz[:len(validGz)-5], []string{"cut.idx.gz:", "truncated gzip stream"}, io.ErrUnexpectedEOF},
-		{"gzip then garbage", "junk.idx.gz", append(slices.Clone(validGz), "this is not a gzip member"...), []string{"junk.idx.gz: trailer at offset 18", "corrupt gzip stream"}, gzip.ErrHeader},
+		{"gzip then garbage", "junk.idx.gz", append(slices.Clone(validGz), "this is not a gzip member"...), []string{"junk.idx.gz: trailer at offset 18", "25 unexpected bytes after the gzip stream"}, nil},
+		{"gzip then a few bytes", "junk3.idx.gz", append(slices.Clone(validGz), 0, 0, 0), []string{"junk3.idx.gz: trailer at offset 18", "3 unexpected bytes after the gzip stream"}, nil},
+		{"gzip then a member", "two.idx.gz", append(slices.Clone(validGz), gzipBytes(t, nil)...), []string{"two.idx.gz: trailer at offset 18", "unexpected bytes after the gzip stream"}, nil},
+		{"payload in a second member", "split.idx.gz", append(gzipBytes(t, valid[:12]), gzipBytes(t, valid[12:])...), []string{"split.idx.gz: payload at offset 12", "header claims 6 bytes", "file holds 12"}, nil},
 	}
 	dir := t.TempDir()
 	for _, tt := range tests {
@@ -181,35 +190,43 @@ func TestReadIDXFileErrors(t *testing.T) {
 	}
 }
 
-// TestReadIDXNoLargeAllocation checks that a header claiming far more data
-// than the input holds fails without allocating what the header claims.
-func TestReadIDXNoLargeAllocation(t *testing.T) {
+// TestReadIDXLimits checks the payload cap and the required shape, both
+// applied to the header before the payload is read (the inputs have none).
+func TestReadIDXLimits(t *testing.T) {
+	images := &IDX{Type: IDXUint8, Dims: []int{2, 28, 28}}
 	tests := []struct {
-		name string
-		in   []byte
+		name     string
+		in       []byte
+		maxBytes int64
+		want     *IDX
+		err      string // "" for success
 	}{
-		{"60000×28×28 in 1 KB", encodeIDX(0x08, []uint32{60000, 28, 28}, seq(984))},
-		{"2^30 float64 in 1 KB", encodeIDX(0x0E, []uint32{1 << 30}, seq(1000))},
-		{"2^30 bytes in 1 KB gzip", gzipBytes(t, encodeIDX(0x08, []uint32{1 << 15, 1 << 15}, seq(1000)))},
+		{"at the cap", encodeIDX(0x0B, []uint32{3, 5}, seq(30)), 30, nil, ""},
+		{"over the cap", encodeIDX(0x0B, []uint32{3, 5}, nil), 29, nil, "dim[1] at offset 8: array too large: 3×5 × 2 B exceeds the limit of 29 bytes"},
+		{"over the cap at dim[0]", encodeIDX(0x0E, []uint32{0xffffffff, 0xffffffff}, nil), MaxIDXBytes, nil, "dim[0] at offset 4: array too large"},
+		{"shape as required", encodeIDX(0x08, []uint32{2, 28, 28}, seq(2*784)), MaxIDXBytes, images, ""},
+		{"shape beats the cap", encodeIDX(0x08, []uint32{1 << 31, 28, 28}, nil), MaxIDXBytes, images, "dim[0] at offset 4: 2147483648, expected 2"},
+		{"wrong type", encodeIDX(0x09, []uint32{2, 28, 28}, nil), MaxIDXBytes, images, "type code at offset 2: int8, expected uint8 (header declares int8 2×28×28, expected uint8 2×28×28)"},
+		{"wrong ndim", encodeIDX(0x08, []uint32{2, 784}, nil), MaxIDXBytes, images, "ndim at offset 3: 2 dimensions, expected 3"},
+		{"wrong last dim", encodeIDX(0x08, []uint32{2, 28, 29}, nil), MaxIDXBytes, images, "dim[2] at offset 12: 29, expected 28"},
 	}
-	const limit = 4 << 20
 	for _, tt := range tests {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		_, err := ReadIDX(bytes.NewReader(tt.in))
-		runtime.ReadMemStats(&after)
-		if err == nil || !strings.Contains(err.Error(), "truncated") {
-			t.Errorf("%s: error %v, want a truncation error", tt.name, err)
-		}
-		if d := after.TotalAlloc - before.TotalAlloc; d > limit {
-			t.Errorf("%s: allocated %d bytes, want < %d", tt.name, d, limit)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := readIDX(bytes.NewReader(tt.in), "", tt.maxBytes, tt.want)
+			switch {
+			case tt.err == "" && err != nil:
+				t.Fatal(err)
+			case tt.err == "" && tt.want != nil && (m.Type != tt.want.Type || !slices.Equal(m.Dims, tt.want.Dims)):
+				t.Errorf("got %v %v", m.Type, m.Dims)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("got %v, want an error containing %q", err, tt.err)
+			}
+		})
 	}
 }
 
-// TestReadIDXLargeValid reads a valid file larger than the first payload
-// chunk, exercising the buffer growth.
+// TestReadIDXLargeValid reads a valid file larger than the 64 KiB read
+// buffer.
 func TestReadIDXLargeValid(t *testing.T) {
 	payload := seq(300_001)
 	m, err := ReadIDX(bytes.NewReader(encodeIDX(0x08, []uint32{300_001}, payload)))
@@ -219,6 +236,184 @@ func TestReadIDXLargeValid(t *testing.T) {
 	if !bytes.Equal(m.Data, payload) {
 		t.Error("payload differs")
 	}
+}
+
+// gzipBomb returns a gzip file of about mib KiB that expands to head and
+// mib ≥ 1 MiB of zeros. It compresses 1 MiB of zeros once and repeats the
+// deflate blocks that result, which refer back only to zeros.
+func gzipBomb(t testing.TB, head []byte, mib int) []byte {
+	t.Helper()
+	zeros := make([]byte, 1<<20)
+	var z bytes.Buffer
+	zw, err := flate.NewWriter(&z, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(b []byte) int { // returns the output size so far
+		if _, err := zw.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return z.Len()
+	}
+	first := write(append(slices.Clone(head), zeros...))
+	end := write(zeros)
+	block := slices.Clone(z.Bytes()[first:end])
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	crc := crc32.Update(crc32.ChecksumIEEE(head), crc32.IEEETable, zeros)
+	out := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, z.Bytes()[:first]...)
+	for range mib - 1 {
+		out = append(out, block...)
+		crc = crc32.Update(crc, crc32.IEEETable, zeros)
+	}
+	out = append(out, z.Bytes()[first+len(block):]...) // the final block
+	out = binary.LittleEndian.AppendUint32(out, crc)
+	return binary.LittleEndian.AppendUint32(out, uint32(len(head)+mib<<20))
+}
+
+func TestGzipBomb(t *testing.T) {
+	bomb := gzipBomb(t, []byte("head"), 3)
+	zr, err := gzip.NewReader(bytes.NewReader(bomb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append([]byte("head"), make([]byte, 3<<20)...); !bytes.Equal(got, want) {
+		t.Errorf("bomb expands to %d bytes, want %d", len(got), len(want))
+	}
+	if len(bomb) > 8<<10 {
+		t.Errorf("bomb of 3 MiB takes %d bytes", len(bomb))
+	}
+}
+
+// bombEnv names, in the child process of TestIDXBombs, the bomb to read.
+const bombEnv = "RETINA_TEST_IDX_BOMB"
+
+// An idxBomb is a gzip file of about 1 MB that expands to 1 GiB: a header,
+// then zeros. Reading it must fail, allocating no more than maxAlloc bytes
+// in all, far below what the stream expands to.
+type idxBomb struct {
+	name     string
+	setup    func(t *testing.T) (read func() error)
+	maxAlloc uint64
+	want     string // in the error
+}
+
+var idxBombs = []idxBomb{
+	{
+		// Headers declaring 2^30 labels, a size ReadIDX accepts: MNIST's
+		// shape check must stop each file before its payload.
+		name: "MNIST files declaring 2^30 labels",
+		setup: func(t *testing.T) func() error {
+			dir := t.TempDir()
+			bomb := gzipBomb(t, encodeIDX(0x08, []uint32{1 << 30}, nil), 1024)
+			for _, mf := range mnistFiles {
+				if err := os.WriteFile(filepath.Join(dir, mf.name), bomb, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return func() error { _, _, err := MNIST(dir); return err }
+		},
+		maxAlloc: 4 << 20,
+		want:     "sha256 mismatch",
+	},
+	{
+		name: "2^30 float64",
+		setup: func(t *testing.T) func() error {
+			bomb := gzipBomb(t, encodeIDX(0x0E, []uint32{1 << 30}, nil), 1024)
+			return func() error { _, err := ReadIDX(bytes.NewReader(bomb)); return err }
+		},
+		maxAlloc: 4 << 20,
+		want:     "too large",
+	},
+	{
+		name: "8 MiB declared",
+		setup: func(t *testing.T) func() error {
+			bomb := gzipBomb(t, encodeIDX(0x08, []uint32{8 << 20}, nil), 1024)
+			return func() error { _, err := ReadIDX(bytes.NewReader(bomb)); return err }
+		},
+		maxAlloc: 8<<20 + 4<<20,
+		want:     "at least 1048577 unexpected bytes after the payload",
+	},
+}
+
+// TestIDXBombs reads each of idxBombs in a child process, under a soft
+// memory limit of 256 MiB, and checks what the read allocated (TotalAlloc)
+// and, where /proc/self/status exists, how far it raised the peak resident
+// set (VmHWM).
+func TestIDXBombs(t *testing.T) {
+	if name := os.Getenv(bombEnv); name != "" {
+		readBomb(t, name)
+		return
+	}
+	for _, b := range idxBombs {
+		t.Run(b.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestIDXBombs$", "-test.v")
+			cmd.Env = append(os.Environ(), bombEnv+"="+b.name, "GOMEMLIMIT=256MiB")
+			out, err := cmd.CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte("bomb read:")) {
+				t.Fatalf("child: %v\n%s", err, out)
+			}
+			for _, line := range strings.Split(string(out), "\n") {
+				if _, report, ok := strings.Cut(line, "bomb read: "); ok {
+					t.Log(report)
+				}
+			}
+		})
+	}
+}
+
+// readBomb is the child process of TestIDXBombs.
+func readBomb(t *testing.T, name string) {
+	i := slices.IndexFunc(idxBombs, func(b idxBomb) bool { return b.name == name })
+	if i < 0 {
+		t.Fatalf("no bomb %q", name)
+	}
+	b := idxBombs[i]
+	read := b.setup(t)
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	alloc0, hwm0 := ms.TotalAlloc, vmHWM(t)
+	err := read()
+	runtime.ReadMemStats(&ms)
+	alloc, hwm := ms.TotalAlloc-alloc0, vmHWM(t)-hwm0
+	t.Logf("bomb read: allocated %d bytes, VmHWM +%d bytes: %v", alloc, hwm, err)
+	if err == nil || !strings.Contains(err.Error(), b.want) {
+		t.Errorf("got %v, want an error containing %q", err, b.want)
+	}
+	if alloc > b.maxAlloc {
+		t.Errorf("allocated %d bytes, want ≤ %d", alloc, b.maxAlloc)
+	}
+	if hwm > 256<<20 {
+		t.Errorf("peak resident set grew by %d bytes, want ≤ %d", hwm, 256<<20)
+	}
+}
+
+// vmHWM returns the peak resident set size of the process in bytes, from
+// /proc/self/status; 0 where that does not exist.
+func vmHWM(t *testing.T) uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("parsing %q: %v", line, err)
+			}
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // errReader returns some bytes and then a non-EOF error.
@@ -255,19 +450,32 @@ func TestIDXTypeString(t *testing.T) {
 	}
 }
 
-// FuzzReadIDX checks that ReadIDX never panics, returns only *FormatError
+// fuzzMaxBytes caps the payload in FuzzReadIDX, where MaxIDXBytes would
+// let every lying header allocate up to 1 GiB.
+const fuzzMaxBytes = 1 << 20
+
+// FuzzReadIDX checks that readIDX never panics, returns only *FormatError
 // errors, and on success returns a consistent array which, for raw input,
-// re-encodes to exactly the input.
+// re-encodes to exactly the input; and that with a required shape it
+// succeeds exactly when the plain read does and finds that shape.
 func FuzzReadIDX(f *testing.F) {
 	f.Add(encodeIDX(0x08, []uint32{2, 2}, []byte{1, 2, 3, 4}))
 	f.Add(gzipBytes(f, encodeIDX(0x0B, []uint32{3}, seq(6))))
+	want := &IDX{Type: IDXUint8, Dims: []int{2, 2}}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ReadIDX(bytes.NewReader(data))
-		if err != nil {
+		m, err := readIDX(bytes.NewReader(data), "", fuzzMaxBytes, nil)
+		mw, errw := readIDX(bytes.NewReader(data), "", fuzzMaxBytes, want)
+		match := err == nil && m.Type == want.Type && slices.Equal(m.Dims, want.Dims)
+		if match != (errw == nil) || errw == nil && !bytes.Equal(mw.Data, m.Data) {
+			t.Fatalf("plain read: %v; read requiring %v %v: %v", err, want.Type, want.Dims, errw)
+		}
+		for _, e := range []error{err, errw} {
 			var fe *FormatError
-			if !errors.As(err, &fe) {
-				t.Fatalf("error %v (%T) is not a *FormatError", err, err)
+			if e != nil && !errors.As(e, &fe) {
+				t.Fatalf("error %v (%T) is not a *FormatError", e, e)
 			}
+		}
+		if err != nil {
 			if m != nil {
 				t.Fatal("non-nil result with an error")
 			}
@@ -285,7 +493,7 @@ func FuzzReadIDX(f *testing.F) {
 			n *= d
 			dims[i] = uint32(d)
 		}
-		if n > MaxIDXElements || n != m.Len() || len(m.Data) != n*m.Type.Size() {
+		if n != m.Len() || len(m.Data) != n*m.Type.Size() || len(m.Data) > fuzzMaxBytes {
 			t.Fatalf("dims %v type %v: len(Data) = %d", m.Dims, m.Type, len(m.Data))
 		}
 		if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {

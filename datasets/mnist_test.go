@@ -1,50 +1,29 @@
 package datasets
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-var (
-	mnistOnce             sync.Once
-	mnistTrain, mnistTest *Set
-	mnistErr              error
-	mnistLoadTime         time.Duration
+	"github.com/pkg/errors"
 )
-
-// loadMNIST loads MNIST once for all tests, by the module cache route.
-func loadMNIST(t *testing.T) (train, test *Set) {
-	t.Helper()
-	mnistOnce.Do(func() {
-		old, set := os.LookupEnv("RETINA_DATA")
-		os.Unsetenv("RETINA_DATA")
-		start := time.Now()
-		mnistTrain, mnistTest, mnistErr = MNIST("")
-		mnistLoadTime = time.Since(start)
-		if set {
-			os.Setenv("RETINA_DATA", old)
-		}
-	})
-	if mnistErr != nil {
-		t.Fatal(mnistErr)
-	}
-	return mnistTrain, mnistTest
-}
 
 func TestMNIST(t *testing.T) {
-	train, test := loadMNIST(t)
-	t.Logf("MNIST loaded in %v", mnistLoadTime)
-	if mnistLoadTime > 5*time.Second {
-		t.Errorf("loading MNIST took %v", mnistLoadTime)
+	t.Setenv("RETINA_DATA", "") // the module cache route
+	start := time.Now()
+	train, test, err := MNIST("")
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Logf("MNIST loaded in %v", time.Since(start)) // logged, not asserted
 	for _, c := range []struct {
 		name       string
 		s          *Set
@@ -164,7 +143,7 @@ func TestMNISTDirExplicitAndEnv(t *testing.T) {
 		{"module cache", "", "", cacheDir, false},
 		{"bad explicit dir", empty, own, "dir argument: " + empty + " lacks train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz", true},
 		{"missing explicit dir", filepath.Join(empty, "nope"), "", "nope lacks", true},
-		{"bad RETINA_DATA", "", empty, "RETINA_DATA=" + empty + ": " + empty + " lacks", true},
+		{"bad RETINA_DATA", "", empty, "RETINA_DATA=" + empty + " (also tried " + filepath.Join(empty, "mnist") + "): " + empty + " lacks", true},
 	}
 	for _, tt := range tests {
 		t.Setenv("RETINA_DATA", tt.env)
@@ -176,10 +155,6 @@ func TestMNISTDirExplicitAndEnv(t *testing.T) {
 			t.Errorf("%s: got %q, %v; want %q", tt.name, got, err, tt.want)
 		}
 	}
-	t.Setenv("RETINA_DATA", empty)
-	if _, err := MNISTDir(""); err == nil || !strings.Contains(err.Error(), "also tried "+filepath.Join(empty, "mnist")) {
-		t.Errorf("RETINA_DATA error does not list what was tried: %v", err)
-	}
 }
 
 func sha256Hex(b []byte) string {
@@ -187,71 +162,110 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func TestMNISTChecksumMismatch(t *testing.T) {
+// TestMNISTDamaged damages a copy of the test labels and checks that the
+// error names the file, the hash mismatch and what the parser found.
+func TestMNISTDamaged(t *testing.T) {
 	cacheDir, err := MNISTDir("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	for _, mf := range mnistFiles {
-		src := filepath.Join(cacheDir, mf.name)
-		dst := filepath.Join(dir, mf.name)
-		if mf != mnistTestLabels {
-			if err := os.Symlink(src, dst); err != nil {
+	orig, err := os.ReadFile(filepath.Join(cacheDir, mnistTestLabels.name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := slices.Clone(orig)
+	flipped[len(flipped)/2] ^= 1
+	tests := []struct {
+		name    string
+		content []byte
+		want    string // what the parser found
+	}{
+		{"flipped bit", flipped, "idx: "},
+		{"truncated", orig[:len(orig)/2], "truncated gzip stream"},
+		{"trailing garbage", append(slices.Clone(orig), "garbage"...), "7 unexpected bytes after the gzip stream"},
+		{"trailing gzip member", append(slices.Clone(orig), gzipBytes(t, []byte{1})...), "unexpected bytes after the gzip stream"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, mnistTestLabels.name)
+			if err := os.WriteFile(path, tt.content, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			continue
+			_, err := readMNISTFile(dir, mnistTestLabels)
+			if !errors.Is(err, ErrChecksum) {
+				t.Fatalf("error %v is not ErrChecksum", err)
+			}
+			for _, w := range []string{"mnist: " + path + ": ", "expected sha256 " + mnistTestLabels.sha256 + ", got ", tt.want, "sha256 mismatch"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+
+	// Through MNIST, with the other files intact.
+	dir := t.TempDir()
+	for _, mf := range mnistFiles {
+		dst := filepath.Join(dir, mf.name)
+		if mf == mnistTestLabels {
+			err = os.WriteFile(dst, flipped, 0o644)
+		} else {
+			err = os.Symlink(filepath.Join(cacheDir, mf.name), dst)
 		}
-		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b[len(b)/2] ^= 1
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
-	_, _, err = MNIST(dir)
-	if err == nil {
-		t.Fatal("no error for a damaged file")
-	}
-	for _, w := range []string{filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"), "sha256 mismatch", "expected " + mnistTestLabels.sha256, "got "} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not contain %q", err, w)
-		}
-	}
-	if !errors.Is(err, ErrChecksum) {
-		t.Errorf("error %v is not ErrChecksum", err)
+	if _, _, err := MNIST(dir); !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), filepath.Join(dir, mnistTestLabels.name)) {
+		t.Errorf("MNIST: got %v, want ErrChecksum naming the file", err)
 	}
 }
 
-// TestReadMNISTFileChecks feeds valid IDX files with the wrong shape to the
-// MNIST checks, under a file entry whose hash matches them.
+// TestReadMNISTFileChecks feeds IDX files with the wrong header to the MNIST
+// checks, under a file entry whose hash matches them. The header is checked
+// before the payload is read, so the payloads here are left out.
 func TestReadMNISTFileChecks(t *testing.T) {
 	dir := t.TempDir()
-	write := func(b []byte) mnistFile {
-		if err := os.WriteFile(filepath.Join(dir, "f.gz"), gzipBytes(t, b), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := os.ReadFile(filepath.Join(dir, "f.gz"))
-		return mnistFile{name: "f.gz", sha256: sha256Hex(raw), n: 2, images: true}
+	path := filepath.Join(dir, "f.gz")
+	tests := []struct {
+		name   string
+		images bool
+		file   []byte
+		want   string // error text; "" for none
+	}{
+		{"valid images", true, encodeIDX(0x08, []uint32{2, 28, 28}, make([]byte, 2*784)), ""},
+		{"valid labels", false, encodeIDX(0x08, []uint32{2}, []byte{3, 9}), ""},
+		{"wrong dim", true, encodeIDX(0x08, []uint32{2, 28, 27}, nil),
+			path + ": dim[2] at offset 12: 27, expected 28 (header declares uint8 2×28×27, expected uint8 2×28×28)"},
+		{"wrong count", false, encodeIDX(0x08, []uint32{1 << 30}, nil),
+			path + ": dim[0] at offset 4: 1073741824, expected 2 (header declares uint8 1073741824, expected uint8 2)"},
+		{"labels as images", true, encodeIDX(0x08, []uint32{2}, nil),
+			path + ": ndim at offset 3: 1 dimensions, expected 3 (header declares uint8 2, expected uint8 2×28×28)"},
+		{"wrong type", false, encodeIDX(0x0D, []uint32{2}, nil),
+			path + ": type code at offset 2: float32, expected uint8"},
+		{"bad label", false, encodeIDX(0x08, []uint32{2}, []byte{3, 10}), path + ": label 10 at offset 9, expected 0..9"},
 	}
-	mf := write(encodeIDX(0x08, []uint32{2, 28, 28}, make([]byte, 2*784)))
-	if _, err := readMNISTImages(dir, mf); err != nil {
-		t.Errorf("valid file: %v", err)
-	}
-	mf = write(encodeIDX(0x08, []uint32{2, 28, 27}, make([]byte, 2*28*27)))
-	if _, err := readMNISTImages(dir, mf); err == nil || !strings.Contains(err.Error(), "dims [2 28 27], expected [2 28 28]") {
-		t.Errorf("wrong dims: %v", err)
-	}
-	mf = write(encodeIDX(0x08, []uint32{2}, []byte{1, 2}))
-	if _, err := readMNISTImages(dir, mf); err == nil || !strings.Contains(err.Error(), "magic 0x00000801, expected 0x00000803") {
-		t.Errorf("wrong magic: %v", err)
-	}
-	mf = write(encodeIDX(0x08, []uint32{2}, []byte{3, 10}))
-	mf.images = false
-	if _, err := readMNISTLabels(dir, mf); err == nil || !strings.Contains(err.Error(), "label 10 at offset 9, expected 0..9") {
-		t.Errorf("bad label: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gz := gzipBytes(t, tt.file)
+			if err := os.WriteFile(path, gz, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mf := mnistFile{name: "f.gz", sha256: sha256Hex(gz), n: 2, images: tt.images}
+			var err error
+			if tt.images {
+				_, err = readMNISTImages(dir, mf)
+			} else {
+				_, err = readMNISTLabels(dir, mf)
+			}
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("valid file: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
 	}
 }
 
@@ -267,18 +281,87 @@ func TestEscapeModulePath(t *testing.T) {
 	}
 }
 
-func TestDownloadModule(t *testing.T) {
-	// The module is in the cache (it is a dependency of this package), so
-	// this needs no network; GOPROXY=off makes sure of it.
-	t.Setenv("GOPROXY", "off")
-	dir, err := downloadModule(mnistModule, mnistVersion)
+// TestMNISTGoSum checks that the go.sum lines built into the package are
+// those of this module's go.sum.
+func TestMNISTGoSum(t *testing.T) {
+	f, err := os.Open("../go.sum")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := hasMNIST(filepath.Join(dir, "data")); err != nil {
-		t.Error(err)
+	defer f.Close()
+	var got []string
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		if strings.HasPrefix(sc.Text(), mnistModule+" ") {
+			got = append(got, sc.Text())
+		}
 	}
-	if _, err := downloadModule(mnistModule, "v0.0.0-20000101000000-000000000000"); err == nil {
-		t.Error("no error for a version that does not exist")
+	if want := strings.Split(strings.TrimSpace(mnistGoSum), "\n"); !slices.Equal(got, want) {
+		t.Errorf("go.sum has\n%s\nmnistGoSum has\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestDownloadModule fetches GoMNIST into an empty module cache, through a
+// proxy and with a checksum database that needs no network, so that it
+// passes the same on a fresh machine as on a warm one: the proxy is the
+// download cache this test was built from (the build fetched GoMNIST into
+// it) and the checksum database cannot be reached, so only the go.sum lines
+// that downloadModule is given can vouch for the module.
+func TestDownloadModule(t *testing.T) {
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := filepath.Join(strings.TrimSpace(string(out)), "cache", "download")
+	if _, err := os.Stat(filepath.Join(proxy, escapeModulePath(mnistModule), "@v", mnistVersion+".zip")); err != nil {
+		t.Fatalf("the download cache the test was built from lacks GoMNIST: %v", err)
+	}
+	proxyURL := url.URL{Scheme: "file", Path: filepath.ToSlash(proxy)}
+	if !strings.HasPrefix(proxyURL.Path, "/") {
+		proxyURL.Path = "/" + proxyURL.Path // a Windows drive letter
+	}
+	cache := t.TempDir()
+	t.Setenv("GOMODCACHE", cache)
+	t.Setenv("GOFLAGS", "-modcacherw") // so that t.TempDir can remove it
+	t.Setenv("GOPROXY", proxyURL.String())
+	t.Setenv("GOSUMDB", "sumdb.invalid https://127.0.0.1:1") // a checksum database that cannot be used
+	// No other module cache for MNISTDir to find.
+	t.Setenv("GOPATH", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("RETINA_DATA", "")
+
+	// The cache is empty, so MNISTDir downloads.
+	dir, err := MNISTDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(cache, filepath.FromSlash(escapeModulePath(mnistModule)+"@"+mnistVersion), "data"); dir != want {
+		t.Errorf("MNISTDir = %q, want %q", dir, want)
+	}
+
+	tampered := strings.Replace(mnistGoSum, "h1:xS51", "h1:xS52", 1)
+	const noSuchVersion = "v0.0.0-20000101000000-000000000000"
+	tests := []struct {
+		name, ver, sums string
+		wantErr         string // "" for success
+	}{
+		{"pinned go.sum", mnistVersion, mnistGoSum, ""},
+		{"no go.sum needs the checksum database", mnistVersion, "", "GOSUMDB"},
+		{"tampered go.sum", mnistVersion, tampered, "checksum mismatch"},
+		{"no such version", noSuchVersion, "", noSuchVersion},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, err := downloadModule(mnistModule, tt.ver, tt.sums)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tt.wantErr == "":
+				if err := hasMNIST(filepath.Join(dir, "data")); err != nil {
+					t.Error(err)
+				}
+			case err == nil || !strings.Contains(err.Error(), tt.wantErr):
+				t.Errorf("got %q, %v; want an error containing %q", dir, err, tt.wantErr)
+			}
+		})
 	}
 }

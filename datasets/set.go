@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/pkg/errors"
 )
 
 // Set is an in-memory data set of N samples, each a float32 array of shape
@@ -56,23 +58,23 @@ func (s *Set) SampleSize() int {
 func (s *Set) Validate() error {
 	for i, d := range s.Shape {
 		if d <= 0 {
-			return fmt.Errorf("datasets: Shape[%d] = %d, expected > 0", i, d)
+			return errors.Errorf("datasets: Shape[%d] = %d, expected > 0", i, d)
 		}
 	}
 	ss := s.SampleSize()
 	if len(s.X)%ss != 0 {
-		return fmt.Errorf("datasets: len(X) = %d is not a multiple of the sample size %d (shape %v)", len(s.X), ss, s.Shape)
+		return errors.Errorf("datasets: len(X) = %d is not a multiple of the sample size %d (shape %v)", len(s.X), ss, s.Shape)
 	}
 	if s.Labels != nil && len(s.Labels)*ss != len(s.X) {
-		return fmt.Errorf("datasets: %d labels but len(X) = %d holds %d samples of shape %v", len(s.Labels), len(s.X), len(s.X)/ss, s.Shape)
+		return errors.Errorf("datasets: %d labels but len(X) = %d holds %d samples of shape %v", len(s.Labels), len(s.X), len(s.X)/ss, s.Shape)
 	}
 	if s.Classes < 0 {
-		return fmt.Errorf("datasets: Classes = %d, expected ≥ 0", s.Classes)
+		return errors.Errorf("datasets: Classes = %d, expected ≥ 0", s.Classes)
 	}
 	if s.Classes > 0 {
 		for i, l := range s.Labels {
 			if l < 0 || l >= s.Classes {
-				return fmt.Errorf("datasets: Labels[%d] = %d, expected 0..%d", i, l, s.Classes-1)
+				return errors.Errorf("datasets: Labels[%d] = %d, expected 0..%d", i, l, s.Classes-1)
 			}
 		}
 	}
