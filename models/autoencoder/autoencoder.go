@@ -106,7 +106,7 @@ var HintonWidths = []int{784, 1000, 500, 250, 30}
 // 30-unit code and sigmoid outputs — 2,833,000 weights and 4,314 biases.
 //
 // It deviates from the paper in two ways, following the PyTorch reference
-// (shared/bench/torch_ref.py): the hidden units are ReLUs instead of
+// (bench/torch_ref.py): the hidden units are ReLUs instead of
 // logistic units, and the weights start from He/Glorot-uniform random
 // values instead of a stack of pretrained RBMs. With ReLUs the deep stack
 // trains from random weights by backpropagation alone (see

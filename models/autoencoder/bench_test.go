@@ -16,7 +16,7 @@ import (
 // (1e-3) on a batch of 64 real MNIST training images, and reports
 // samples/s. Data loading and graph building happen before the timer, and
 // 20 warm-up steps run first (traintest.BenchSteps). Compare with
-// shared/bench/torch_ref.py --arch ae.
+// bench/torch_ref.py --arch ae.
 func BenchmarkTrainStepDeepAE(b *testing.B) {
 	const batch = 64
 	trainImages, _, err := datasets.MNIST("")
