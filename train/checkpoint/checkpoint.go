@@ -3,27 +3,39 @@ package checkpoint
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pkg/errors"
 )
 
-// Version is the format version this package writes, and the newest it reads.
-const Version = 1
+// Version is the format version this package writes, and the newest it
+// reads. Version 1, which has no header checksum, is still read.
+const Version = 2
 
 // Magic is the 8 bytes every checkpoint starts with.
 const Magic = "RETINACK"
 
-// MaxHeaderLen is the largest header, in bytes, that is written or read.
-const MaxHeaderLen = 64 << 20
+// Limits on what is written or read. They bound the memory a reader spends
+// on the header, whatever the header claims.
+const (
+	// MaxHeaderLen is the largest header, in bytes.
+	MaxHeaderLen = 64 << 20
+	// MaxTensors is the most tensors a checkpoint may hold.
+	MaxTensors = 1 << 13
+	// MaxDims is the most dimensions a tensor may have.
+	MaxDims = 64
+)
 
 const (
 	prefixLen   = 16 // magic + version + header length
@@ -55,6 +67,34 @@ func (t *Tensor) DType() string {
 		return dtypeF64
 	}
 	return ""
+}
+
+// Matches returns nil if t has exactly the given shape (an empty or nil
+// shape is a scalar) and dtype ("float32" or "float64", as [Tensor.DType]
+// returns and as gorgonia's tensor.Dtype String method gives), and
+// otherwise an error matching [ErrMismatch] that names the tensor, e.g.
+//
+//	checkpoint: tensor "param/w" has shape (4,1,1,3) float32, want (4,1,3,1) float32
+//
+// The error carries no file path; the caller adds the file's name.
+func (t *Tensor) Matches(shape []int, dtype string) error {
+	if slices.Equal(t.Shape, shape) && t.DType() == dtype {
+		return nil
+	}
+	return &Error{Offset: -1, Kind: ErrMismatch, Msg: fmt.Sprintf("tensor %q has shape %s %s, want %s %s",
+		t.Name, shapeString(t.Shape), cmp.Or(t.DType(), "(no data)"), shapeString(shape), dtype)}
+}
+
+// shapeString formats shape as "(4,1,3)"; a scalar is "()".
+func shapeString(shape []int) string {
+	b := []byte{'('}
+	for i, d := range shape {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(d), 10)
+	}
+	return string(append(b, ')'))
 }
 
 // File is a checkpoint's content.
@@ -90,8 +130,10 @@ var (
 	ErrTruncated = errors.New("truncated checkpoint")
 	// ErrVersion: the format version is not one this package reads.
 	ErrVersion = errors.New("unsupported checkpoint version")
-	// ErrChecksum: the stored SHA-256 does not match the content.
+	// ErrChecksum: a stored SHA-256 does not match the content.
 	ErrChecksum = errors.New("checkpoint checksum mismatch")
+	// ErrMismatch: a tensor is not the shape or dtype the caller wants.
+	ErrMismatch = errors.New("checkpoint tensor mismatch")
 )
 
 // Error is the type of every error this package returns.
@@ -167,7 +209,7 @@ func elemSize(dtype string) int64 {
 // numElems returns the product of shape, or false if a dimension is negative
 // or the product of the dimensions times size overflows an int64 or the
 // element count overflows an int.
-func numElems(shape []int64, size int64) (int64, bool) {
+func numElems(shape []int, size int64) (int64, bool) {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 {
@@ -182,10 +224,10 @@ func numElems(shape []int64, size int64) (int64, bool) {
 	}
 	limit := maxElems(size)
 	for _, d := range shape {
-		if d > limit/n {
+		if int64(d) > limit/n {
 			return 0, false
 		}
-		n *= d
+		n *= int64(d)
 	}
 	return n, true
 }
@@ -194,14 +236,6 @@ func numElems(shape []int64, size int64) (int64, bool) {
 // its data must fit an int64 byte count and its length an int.
 func maxElems(size int64) int64 {
 	return min(int64(math.MaxInt64)/size, int64(math.MaxInt))
-}
-
-func shape64(shape []int) []int64 {
-	s := make([]int64, len(shape))
-	for i, d := range shape {
-		s[i] = int64(d)
-	}
-	return s
 }
 
 // prepare validates f and returns its header bytes.
@@ -214,6 +248,9 @@ func prepare(f *File) ([]byte, error) {
 		meta = json.RawMessage("null")
 	} else if !json.Valid(meta) {
 		return nil, invalidf("Meta is not valid JSON")
+	}
+	if len(f.Tensors) > MaxTensors {
+		return nil, invalidf("%d tensors, want at most %d (MaxTensors)", len(f.Tensors), MaxTensors)
 	}
 	h := headerOut{Meta: meta, Tensors: make([]tensorOut, len(f.Tensors))}
 	seen := make(map[string]int, len(f.Tensors))
@@ -236,7 +273,10 @@ func prepare(f *File) ([]byte, error) {
 			}
 			return nil, invalidf("Tensors[%d] %q: both F32 and F64 are set, want exactly one", i, t.Name)
 		}
-		n, ok := numElems(shape64(t.Shape), elemSize(dtype))
+		if len(t.Shape) > MaxDims {
+			return nil, invalidf("Tensors[%d] %q: shape has %d dimensions, want at most %d (MaxDims)", i, t.Name, len(t.Shape), MaxDims)
+		}
+		n, ok := numElems(t.Shape, elemSize(dtype))
 		if !ok {
 			return nil, invalidf("Tensors[%d] %q: shape %v has a negative dimension or too many elements", i, t.Name, t.Shape)
 		}
@@ -298,6 +338,10 @@ func encode(w io.Writer, f *File, hdr []byte) error {
 		return writeErr("header", prefixLen, err)
 	}
 	off := int64(prefixLen + len(hdr))
+	if _, err := mw.Write(h.Sum(nil)); err != nil {
+		return writeErr("header checksum", off, err)
+	}
+	off += checksumLen
 
 	buf := make([]byte, chunkLen)
 	for i := range f.Tensors {
@@ -405,7 +449,8 @@ func decode(r io.Reader, size int64, path string) (*File, error) {
 	if err := d.read(d.r, pre[8:12], "version"); err != nil {
 		return nil, err
 	}
-	switch v := binary.LittleEndian.Uint32(pre[8:12]); {
+	v := binary.LittleEndian.Uint32(pre[8:12])
+	switch {
 	case v > Version:
 		return nil, &Error{Path: path, Offset: 8, Kind: ErrVersion,
 			Msg: fmt.Sprintf("version %d is newer than this Retina (reads %d)", v, Version)}
@@ -420,33 +465,44 @@ func decode(r io.Reader, size int64, path string) (*File, error) {
 	if hlen > MaxHeaderLen {
 		return nil, d.corrupt(12, "header length at offset 12 is %d, want at most %d", hlen, MaxHeaderLen)
 	}
+	hsumLen := int64(checksumLen) // version 1 has no header checksum
+	if v == 1 {
+		hsumLen = 0
+	}
 	if size >= 0 {
-		if size < prefixLen+checksumLen {
+		if fixed := prefixLen + hsumLen + checksumLen; size < fixed {
 			return nil, &Error{Path: path, Offset: size, Kind: ErrTruncated,
-				Msg: fmt.Sprintf("truncated: file is %d bytes, want at least %d (%d-byte prefix, header, data, %d-byte checksum)", size, prefixLen+checksumLen, prefixLen, checksumLen)}
+				Msg: fmt.Sprintf("truncated: file is %d bytes, want at least %d (%d-byte prefix, header, %d-byte header checksum, data, %d-byte checksum)", size, fixed, prefixLen, hsumLen, checksumLen)}
 		}
-		room := size - prefixLen - checksumLen
+		room := size - prefixLen - hsumLen - checksumLen
 		if hlen > room {
 			return nil, d.corrupt(12, "header length at offset 12 is %d, but a %d-byte file has room for at most %d", hlen, size, room)
 		}
 	}
 
-	// Header.
+	// Header: allocated at once when the file was checked to hold it,
+	// otherwise grown, at most doubling and never past hlen, as bytes
+	// arrive.
 	var hdr []byte
 	if size >= 0 {
-		hdr = make([]byte, hlen) // hlen <= size, checked above
-		if err := d.read(d.r, hdr, "header"); err != nil {
+		hdr = make([]byte, 0, hlen) // hlen <= size, checked above
+	}
+	for int64(len(hdr)) < hlen {
+		if len(hdr) == cap(hdr) {
+			hdr = append(make([]byte, 0, min(max(2*int64(cap(hdr)), chunkLen), hlen)), hdr...)
+		}
+		if err := d.readFull(d.r, hdr[len(hdr):cap(hdr)], "header", prefixLen, hlen); err != nil {
 			return nil, err
 		}
-	} else {
-		// Unknown size: let the buffer grow only as bytes arrive.
-		var b bytes.Buffer
-		n, err := io.CopyN(&b, d.r, hlen)
-		d.off += n
-		if err := d.readErr(err, "header", prefixLen, hlen); err != nil {
+		hdr = hdr[:cap(hdr)]
+	}
+	if hsumLen > 0 {
+		// A damaged header is reported as such, not as whatever parsing
+		// it would make of it. (The parser's limits, not this checksum,
+		// protect against a header crafted to exhaust memory.)
+		if err := d.checksum(d.r, "header checksum"); err != nil {
 			return nil, err
 		}
-		hdr = b.Bytes()
 	}
 	f, sizes, err := d.parseHeader(hdr)
 	if err != nil {
@@ -461,9 +517,9 @@ func decode(r io.Reader, size int64, path string) (*File, error) {
 		}
 		total += s
 	}
-	dataOff := prefixLen + hlen
+	dataOff := prefixLen + hlen + hsumLen
 	if size >= 0 {
-		avail := size - dataOff - checksumLen // >= 0: hlen <= size-48
+		avail := size - dataOff - checksumLen // >= 0: hlen <= room
 		if total > avail {
 			return nil, &Error{Path: path, Offset: size, Kind: ErrTruncated,
 				Msg: fmt.Sprintf("header at offset %d describes %d bytes of tensor data from offset %d, but a %d-byte file holds only %d before the checksum (truncated or corrupt header)",
@@ -513,15 +569,8 @@ func decode(r io.Reader, size int64, path string) (*File, error) {
 	}
 
 	// Checksum, then nothing.
-	actual := d.h.Sum(nil)
-	sumOff := d.off
-	var stored [checksumLen]byte
-	if err := d.read(d.raw, stored[:], "SHA-256 checksum"); err != nil {
+	if err := d.checksum(d.raw, "checksum"); err != nil {
 		return nil, err
-	}
-	if !bytes.Equal(stored[:], actual) {
-		return nil, &Error{Path: path, Offset: sumOff, Kind: ErrChecksum,
-			Msg: fmt.Sprintf("checksum mismatch: SHA-256 at offset %d expected %x (stored), actual %x (computed over bytes [0, %d))", sumOff, stored, actual, sumOff)}
 	}
 	var one [1]byte
 	switch _, err := io.ReadFull(d.raw, one[:]); {
@@ -533,6 +582,22 @@ func decode(r io.Reader, size int64, path string) (*File, error) {
 	return f, nil
 }
 
+// checksum reads, from r, the SHA-256 stored at the current offset and
+// compares it with that of all the bytes before it. what names it.
+func (d *decoder) checksum(r io.Reader, what string) error {
+	actual := d.h.Sum(nil)
+	off := d.off
+	var stored [checksumLen]byte
+	if err := d.read(r, stored[:], what); err != nil {
+		return err
+	}
+	if !bytes.Equal(stored[:], actual) {
+		return &Error{Path: d.path, Offset: off, Kind: ErrChecksum,
+			Msg: fmt.Sprintf("%s mismatch: SHA-256 at offset %d expected %x (stored), actual %x (computed over bytes [0, %d))", what, off, stored, actual, off)}
+	}
+	return nil
+}
+
 // capacity is the capacity to allocate for n elements: all of them when the
 // size is known (the file was checked to hold them), otherwise one chunk's
 // worth, letting append grow the slice as data actually arrives.
@@ -541,79 +606,4 @@ func (d *decoder) capacity(n, chunk int) int {
 		return n
 	}
 	return min(n, chunk)
-}
-
-// parseHeader validates the header JSON and returns the File it describes,
-// with empty F32/F64 slices marking each tensor's dtype, and each tensor's
-// data size in bytes. It allocates nothing proportional to the data.
-func (d *decoder) parseHeader(hdr []byte) (*File, []int64, error) {
-	h, err := d.parseJSON(hdr)
-	if err != nil {
-		return nil, nil, err
-	}
-	if h.Meta == nil {
-		return nil, nil, d.corrupt(prefixLen, "header at offset %d: member \"meta\" is missing", prefixLen)
-	}
-	if !h.HasTens {
-		return nil, nil, d.corrupt(prefixLen, "header at offset %d: member \"tensors\" is missing, want an array", prefixLen)
-	}
-	in := h.Tensors
-	f := &File{Meta: h.Meta, Tensors: make([]Tensor, len(in))}
-	sizes := make([]int64, len(in))
-	seen := make(map[string]int, len(in))
-	for i, t := range in {
-		field := fmt.Sprintf("header.tensors[%d]", i)
-		bad := func(format string, args ...any) error {
-			return d.corrupt(t.Offset, format+" (tensor object near offset %d)", append(args, t.Offset)...)
-		}
-		if t.Name == nil {
-			return nil, nil, bad("%s: member \"name\" is missing or null, want a string", field)
-		}
-		name := *t.Name
-		if name == "" {
-			return nil, nil, bad("%s.name is empty, want a non-empty string", field)
-		}
-		field = fmt.Sprintf("%s (%q)", field, name)
-		if j, dup := seen[name]; dup {
-			return nil, nil, bad("%s: duplicate tensor name, also used by header.tensors[%d]", field, j)
-		}
-		seen[name] = i
-		if t.DType == nil {
-			return nil, nil, bad("%s: member \"dtype\" is missing or null, want \"float32\" or \"float64\"", field)
-		}
-		es := elemSize(*t.DType)
-		if es == 0 {
-			return nil, nil, bad("%s.dtype is %q, want \"float32\" or \"float64\"", field, *t.DType)
-		}
-		if t.Shape == nil || *t.Shape == nil {
-			return nil, nil, bad("%s: member \"shape\" is missing or null, want an array of dimensions", field)
-		}
-		shape := *t.Shape
-		for j, dim := range shape {
-			if dim < 0 {
-				return nil, nil, bad("%s.shape[%d] is %d, want >= 0", field, j, dim)
-			}
-		}
-		n, ok := numElems(shape, es)
-		if !ok {
-			return nil, nil, bad("%s.shape %v: element count overflows, want at most %d %s elements", field, shape, maxElems(es), *t.DType)
-		}
-		sizes[i] = n * es
-		ft := Tensor{Name: name, Shape: make([]int, len(shape))}
-		for j, dim := range shape {
-			ft.Shape[j] = int(dim)
-			if int64(ft.Shape[j]) != dim {
-				return nil, nil, bad("%s.shape[%d] is %d, want at most %d", field, j, dim, math.MaxInt)
-			}
-		}
-		// An empty non-nil slice marks the dtype; the data is allocated
-		// only after the total has been checked against the file size.
-		if es == 4 {
-			ft.F32 = []float32{}
-		} else {
-			ft.F64 = []float64{}
-		}
-		f.Tensors[i] = ft
-	}
-	return f, sizes, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"os"
@@ -18,14 +19,19 @@ import (
 	"github.com/retina-ml/retina/train/checkpoint"
 )
 
-// raw assembles a checkpoint by hand, with a correct checksum, so tests can
-// build files that are structurally wrong but not merely corrupted.
+// raw assembles a checkpoint by hand, with correct checksums, so tests can
+// build files that are structurally wrong but not merely corrupted. Versions
+// from 2 on have a header checksum.
 func raw(magic string, version uint32, header string, data []byte) []byte {
 	var b []byte
 	b = append(b, magic...)
 	b = binary.LittleEndian.AppendUint32(b, version)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(header)))
 	b = append(b, header...)
+	if version >= 2 {
+		sum := sha256.Sum256(b)
+		b = append(b, sum[:]...)
+	}
 	b = append(b, data...)
 	sum := sha256.Sum256(b)
 	return append(b, sum[:]...)
@@ -239,7 +245,7 @@ func TestFormatLayout(t *testing.T) {
 	data := encode(t, f)
 	hdr := `{"meta":{"a":1},"tensors":[{"name":"x","dtype":"float32","shape":[2]},{"name":"y","dtype":"float64","shape":[]}]}`
 	payload := []byte{0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0xe0, 0x3f}
-	if want := raw("RETINACK", 1, hdr, payload); !bytes.Equal(data, want) {
+	if want := raw("RETINACK", 2, hdr, payload); !bytes.Equal(data, want) {
 		t.Fatalf("Encode =\n%q\nwant\n%q", data, want)
 	}
 }
@@ -263,6 +269,8 @@ func TestEncodeInvalid(t *testing.T) {
 		{"length mismatch", &checkpoint.File{Tensors: []checkpoint.Tensor{{Name: "w", Shape: []int{2, 3}, F32: ramp32(5)}}}, `Tensors[0] "w": F32 has 5 elements, shape [2 3] needs 6`},
 		{"negative dim", &checkpoint.File{Tensors: []checkpoint.Tensor{{Name: "w", Shape: []int{-1, -1}, F64: []float64{1}}}}, "negative dimension"},
 		{"overflowing shape", &checkpoint.File{Tensors: []checkpoint.Tensor{{Name: "w", Shape: []int{math.MaxInt / 2, math.MaxInt / 2, 3}, F64: []float64{1}}}}, "too many elements"},
+		{"too many dimensions", &checkpoint.File{Tensors: []checkpoint.Tensor{{Name: "w", Shape: make([]int, checkpoint.MaxDims+1), F32: []float32{}}}}, `Tensors[0] "w": shape has 65 dimensions, want at most 64 (MaxDims)`},
+		{"too many tensors", &checkpoint.File{Tensors: make([]checkpoint.Tensor, checkpoint.MaxTensors+1)}, "8193 tensors, want at most 8192 (MaxTensors)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,8 +334,8 @@ func TestWriteReplaces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Mode().Perm() != 0o600 {
-			t.Fatalf("replaced file has mode %v, want the old file's 0600", fi.Mode().Perm())
+		if fi.Mode().Perm() != 0o644 {
+			t.Fatalf("replaced file has mode %v, want 0644", fi.Mode().Perm())
 		}
 	}
 }
@@ -426,12 +434,12 @@ func TestReadErrors(t *testing.T) {
 func TestVersionError(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "file.ckpt")
-	data := raw("RETINACK", 2, `{"future":true}`, nil)
+	data := raw("RETINACK", 3, `{"future":true}`, nil)
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := checkpoint.Read(path)
-	want := "checkpoint: " + path + ": version 2 is newer than this Retina (reads 1)"
+	want := "checkpoint: " + path + ": version 3 is newer than this Retina (reads 2)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Read = %v, want %s", err, want)
 	}
@@ -481,60 +489,65 @@ func TestCorrupt(t *testing.T) {
 	longHlen := bytes.Clone(valid)
 	binary.LittleEndian.PutUint32(longHlen[12:], uint32(len(valid)))
 
-	tests := []struct {
+	type test struct {
 		name string
 		data []byte
 		kind error
 		want []string // substrings of the error, for both size known and unknown
-	}{
-		{"empty input", nil, checkpoint.ErrTruncated, []string{"truncated at offset 0", "magic"}},
-		{"wrong magic", raw("RETINACX", 1, hdr(""), nil), checkpoint.ErrCorrupt, []string{"magic at offset 0", `"RETINACX"`, `want "RETINACK"`}},
-		{"safetensors-like start", append([]byte{8, 0, 0, 0, 0, 0, 0, 0}, valid[8:]...), checkpoint.ErrCorrupt, []string{"not a Retina checkpoint"}},
-		{"future version", raw("RETINACK", 7, hdr(""), nil), checkpoint.ErrVersion, []string{"version 7 is newer than this Retina (reads 1)"}},
-		{"version 0", raw("RETINACK", 0, hdr(""), nil), checkpoint.ErrVersion, []string{"version at offset 8 is 0"}},
-		{"header length over 64 MiB", withSum(bigHlen), checkpoint.ErrCorrupt, []string{"header length at offset 12", "want at most 67108864"}},
-		{"header shorter than its length", raw("RETINACK", 1, hdr(""), nil)[:30], checkpoint.ErrTruncated, []string{"truncated"}},
-		{"prefix only", raw("RETINACK", 1, hdr(""), nil)[:16], checkpoint.ErrTruncated, []string{"truncated"}},
-		{"empty header", raw("RETINACK", 1, "", nil), checkpoint.ErrCorrupt, []string{"header at offset 16 is empty"}},
-		{"header not JSON", raw("RETINACK", 1, `{"meta":nul}`, nil), checkpoint.ErrCorrupt, []string{"header.meta near offset 23: header is not valid JSON: invalid character"}},
-		{"header is an array", raw("RETINACK", 1, `[]`, nil), checkpoint.ErrCorrupt, []string{"header at offset 16 is an array, want a JSON object"}},
-		{"header is null", raw("RETINACK", 1, `null`, nil), checkpoint.ErrCorrupt, []string{"header at offset 16 is null, want a JSON object"}},
-		{"header is truncated JSON", raw("RETINACK", 1, `{"meta":{"a":[1,2`, nil), checkpoint.ErrCorrupt, []string{"header.meta near offset 23: header JSON ends early"}},
-		{"member names are case-sensitive", raw("RETINACK", 1, `{"Meta":1,"tensors":[]}`, nil), checkpoint.ErrCorrupt, []string{`header: unknown member "Meta" near offset 17, want "meta" or "tensors"`}},
-		{"duplicate meta", raw("RETINACK", 1, `{"meta":1,"tensors":[],"meta":2}`, nil), checkpoint.ErrCorrupt, []string{`header: duplicate member "meta"`}},
-		{"duplicate tensors", raw("RETINACK", 1, `{"meta":1,"tensors":[],"tensors":[]}`, nil), checkpoint.ErrCorrupt, []string{`header: duplicate member "tensors"`}},
-		{"duplicate tensor member", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32","shape":[],"name":"v"}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0]: duplicate member "name"`}},
-		{"tensor not an object", raw("RETINACK", 1, hdr(`["w","float32",[]]`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] near offset 40 is an array, want an object`}},
-		{"data after header JSON", raw("RETINACK", 1, hdr("")+`{}`, nil), checkpoint.ErrCorrupt, []string{"header: unexpected data near offset 43 after the JSON object"}},
-		{"unknown member", raw("RETINACK", 1, `{"meta":1,"tensors":[],"compression":"zstd"}`, nil), checkpoint.ErrCorrupt, []string{`header: unknown member "compression"`}},
-		{"unknown tensor member", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32","shape":[],"offset":0}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0]: unknown member "offset"`}},
-		{"missing meta", raw("RETINACK", 1, `{"tensors":[]}`, nil), checkpoint.ErrCorrupt, []string{`"meta" is missing`}},
-		{"missing tensors", raw("RETINACK", 1, `{"meta":{}}`, nil), checkpoint.ErrCorrupt, []string{`"tensors" is missing`}},
-		{"null tensors", raw("RETINACK", 1, `{"meta":{},"tensors":null}`, nil), checkpoint.ErrCorrupt, []string{`header.tensors near offset 36 is null, want an array`}},
-		{"tensors not an array", raw("RETINACK", 1, `{"meta":{},"tensors":{}}`, nil), checkpoint.ErrCorrupt, []string{"header.tensors near offset 36 is an object, want an array"}},
-		{"missing name", raw("RETINACK", 1, hdr(`{"dtype":"float32","shape":[]}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0]: member "name" is missing`}},
-		{"empty name", raw("RETINACK", 1, hdr(`{"name":"","dtype":"float32","shape":[]}`), f32(1)), checkpoint.ErrCorrupt, []string{"header.tensors[0].name is empty"}},
-		{"name not a string", raw("RETINACK", 1, hdr(`{"name":5,"dtype":"float32","shape":[]}`), f32(1)), checkpoint.ErrCorrupt, []string{"header.tensors[0].name near offset 47 is a JSON number, want a string"}},
-		{"duplicate names", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32","shape":[1]},{"name":"w","dtype":"float64","shape":[]}`), make([]byte, 12)), checkpoint.ErrCorrupt, []string{`header.tensors[1] ("w"): duplicate tensor name, also used by header.tensors[0]`}},
-		{"missing dtype", raw("RETINACK", 1, hdr(`{"name":"w","shape":[]}`), f32(1)), checkpoint.ErrCorrupt, []string{`("w"): member "dtype" is missing`}},
-		{"bad dtype", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"int8","shape":[4]}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w").dtype is "int8", want "float32" or "float64"`}},
-		{"dtype wrong case", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"Float32","shape":[1]}`), f32(1)), checkpoint.ErrCorrupt, []string{`dtype is "Float32"`}},
-		{"missing shape", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32"}`), f32(1)), checkpoint.ErrCorrupt, []string{`member "shape" is missing`}},
-		{"null shape", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32","shape":null}`), f32(1)), checkpoint.ErrCorrupt, []string{`member "shape" is missing or null`}},
-		{"negative dim", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32","shape":[2,-2]}`), f32(4)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w").shape[1] is -2, want >= 0`}},
-		{"fractional dim", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32","shape":[1.5]}`), f32(1)), checkpoint.ErrCorrupt, []string{"header.tensors[0].shape near offset 77 is a JSON number 1.5, want an integer"}},
-		{"dim beyond int64", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32","shape":[99999999999999999999]}`), f32(1)), checkpoint.ErrCorrupt, []string{"shape"}},
-		{"element count overflows", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float64","shape":[4294967296,4294967296]}`), f32(1)), checkpoint.ErrCorrupt, []string{`("w").shape [4294967296 4294967296]: element count overflows`}},
-		{"total data overflows", raw("RETINACK", 1, hdr(`{"name":"a","dtype":"float64","shape":[1152921504606846975]},{"name":"b","dtype":"float64","shape":[1152921504606846975]}`), nil), checkpoint.ErrCorrupt, []string{map[bool]string{true: "tensor data totals more than", false: "element count overflows"}[strconv.IntSize == 64]}},
-		{"data too short", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float64","shape":[3]}`), make([]byte, 16)), checkpoint.ErrTruncated, []string{"truncated"}},
-		{"data too long", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32","shape":[3]}`), make([]byte, 16)), nil, nil},
-		{"trailing bytes", append(bytes.Clone(valid), 0), checkpoint.ErrCorrupt, []string{"trailing"}},
-		{"header length beyond file", withSum(longHlen), nil, []string{"header"}},
-		{"checksum flipped", badSum, checkpoint.ErrChecksum, []string{"checksum mismatch", "expected ", "actual ", "(stored)", "(computed"}},
-		{"data flipped", badData, checkpoint.ErrChecksum, []string{"checksum mismatch"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	// The header is read the same way in both versions.
+	var tests []test
+	for _, v := range []uint32{1, 2} {
+		tests = append(tests, []test{
+			{"empty input", nil, checkpoint.ErrTruncated, []string{"truncated at offset 0", "magic"}},
+			{"wrong magic", raw("RETINACX", 1, hdr(""), nil), checkpoint.ErrCorrupt, []string{"magic at offset 0", `"RETINACX"`, `want "RETINACK"`}},
+			{"safetensors-like start", append([]byte{8, 0, 0, 0, 0, 0, 0, 0}, valid[8:]...), checkpoint.ErrCorrupt, []string{"not a Retina checkpoint"}},
+			{"future version", raw("RETINACK", 7, hdr(""), nil), checkpoint.ErrVersion, []string{"version 7 is newer than this Retina (reads 2)"}},
+			{"version 0", raw("RETINACK", 0, hdr(""), nil), checkpoint.ErrVersion, []string{"version at offset 8 is 0"}},
+			{"header length over 64 MiB", withSum(bigHlen), checkpoint.ErrCorrupt, []string{"header length at offset 12", "want at most 67108864"}},
+			{"header shorter than its length", raw("RETINACK", v, hdr(""), nil)[:30], checkpoint.ErrTruncated, []string{"truncated"}},
+			{"prefix only", raw("RETINACK", v, hdr(""), nil)[:16], checkpoint.ErrTruncated, []string{"truncated"}},
+			{"empty header", raw("RETINACK", v, "", nil), checkpoint.ErrCorrupt, []string{"header at offset 16 is empty"}},
+			{"header not JSON", raw("RETINACK", v, `{"meta":nul}`, nil), checkpoint.ErrCorrupt, []string{`header.meta at offset 24 is "nul", which is not JSON`}},
+			{"header is an array", raw("RETINACK", v, `[]`, nil), checkpoint.ErrCorrupt, []string{"header at offset 16 is an array, want a JSON object"}},
+			{"header is null", raw("RETINACK", v, `null`, nil), checkpoint.ErrCorrupt, []string{"header at offset 16 is null, want a JSON object"}},
+			{"header is truncated JSON", raw("RETINACK", v, `{"meta":{"a":[1,2`, nil), checkpoint.ErrCorrupt, []string{"header.meta at offset 24: the header ends in the middle of it"}},
+			{"member names are case-sensitive", raw("RETINACK", v, `{"Meta":1,"tensors":[]}`, nil), checkpoint.ErrCorrupt, []string{`header: unknown member "Meta" at offset 17, want "meta" or "tensors"`}},
+			{"duplicate meta", raw("RETINACK", v, `{"meta":1,"tensors":[],"meta":2}`, nil), checkpoint.ErrCorrupt, []string{`header: duplicate member "meta"`}},
+			{"duplicate tensors", raw("RETINACK", v, `{"meta":1,"tensors":[],"tensors":[]}`, nil), checkpoint.ErrCorrupt, []string{`header: duplicate member "tensors"`}},
+			{"duplicate tensor member", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float32","shape":[],"name":"v"}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w"): duplicate member "name" at offset 81`}},
+			{"tensor not an object", raw("RETINACK", v, hdr(`["w","float32",[]]`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] at offset 40 is an array, want an object`}},
+			{"data after header JSON", raw("RETINACK", v, hdr("")+`{}`, nil), checkpoint.ErrCorrupt, []string{"header: unexpected data at offset 42 after the JSON object"}},
+			{"unknown member", raw("RETINACK", v, `{"meta":1,"tensors":[],"compression":"zstd"}`, nil), checkpoint.ErrCorrupt, []string{`header: unknown member "compression"`}},
+			{"unknown tensor member", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float32","shape":[],"offset":0}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w"): unknown member "offset"`}},
+			{"missing meta", raw("RETINACK", v, `{"tensors":[]}`, nil), checkpoint.ErrCorrupt, []string{`"meta" is missing`}},
+			{"missing tensors", raw("RETINACK", v, `{"meta":{}}`, nil), checkpoint.ErrCorrupt, []string{`"tensors" is missing`}},
+			{"null tensors", raw("RETINACK", v, `{"meta":{},"tensors":null}`, nil), checkpoint.ErrCorrupt, []string{`header.tensors at offset 37 is null, want an array`}},
+			{"tensors not an array", raw("RETINACK", v, `{"meta":{},"tensors":{}}`, nil), checkpoint.ErrCorrupt, []string{"header.tensors at offset 37 is an object, want an array"}},
+			{"missing name", raw("RETINACK", v, hdr(`{"dtype":"float32","shape":[]}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] at offset 40: member "name" is missing, want a string`}},
+			{"empty name", raw("RETINACK", v, hdr(`{"name":"","dtype":"float32","shape":[]}`), f32(1)), checkpoint.ErrCorrupt, []string{"header.tensors[0].name at offset 41 is empty"}},
+			{"name not a string", raw("RETINACK", v, hdr(`{"name":5,"dtype":"float32","shape":[]}`), f32(1)), checkpoint.ErrCorrupt, []string{"header.tensors[0].name at offset 48 is a number, want a string"}},
+			{"duplicate names", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float32","shape":[1]},{"name":"w","dtype":"float64","shape":[]}`), make([]byte, 12)), checkpoint.ErrCorrupt, []string{`header.tensors[1] ("w") at offset 83: duplicate tensor name, also used by header.tensors[0]`}},
+			{"missing dtype", raw("RETINACK", v, hdr(`{"name":"w","shape":[]}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w") at offset 40: member "dtype" is missing`}},
+			{"bad dtype", raw("RETINACK", v, hdr(`{"name":"w","dtype":"int8","shape":[4]}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w").dtype at offset 60 is "int8", want "float32" or "float64"`}},
+			{"dtype wrong case", raw("RETINACK", v, hdr(`{"name":"w","dtype":"Float32","shape":[1]}`), f32(1)), checkpoint.ErrCorrupt, []string{`dtype at offset 60 is "Float32"`}},
+			{"missing shape", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float32"}`), f32(1)), checkpoint.ErrCorrupt, []string{`member "shape" is missing`}},
+			{"null shape", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float32","shape":null}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w").shape at offset 78 is null, want an array of dimensions`}},
+			{"negative dim", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float32","shape":[2,-2]}`), f32(4)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w").shape[1] at offset 81 is -2, want an integer >= 0`}},
+			{"fractional dim", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float32","shape":[1.5]}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w").shape[0] at offset 79 is 1.5, want an integer >= 0`}},
+			{"dim beyond int64", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float32","shape":[99999999999999999999]}`), f32(1)), checkpoint.ErrCorrupt, []string{"shape"}},
+			{"element count overflows", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float64","shape":[4294967296,4294967296]}`), f32(1)), checkpoint.ErrCorrupt, []string{`header.tensors[0] ("w").shape [4294967296 4294967296] at offset 40: element count overflows`}},
+			{"total data overflows", raw("RETINACK", v, hdr(`{"name":"a","dtype":"float64","shape":[1152921504606846975]},{"name":"b","dtype":"float64","shape":[1152921504606846975]}`), nil), checkpoint.ErrCorrupt, []string{map[bool]string{true: "tensor data totals more than", false: "element count overflows"}[strconv.IntSize == 64]}},
+			{"data too short", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float64","shape":[3]}`), make([]byte, 16)), checkpoint.ErrTruncated, []string{"truncated"}},
+			{"data too long", raw("RETINACK", v, hdr(`{"name":"w","dtype":"float32","shape":[3]}`), make([]byte, 16)), nil, nil},
+			{"trailing bytes", append(bytes.Clone(valid), 0), checkpoint.ErrCorrupt, []string{"trailing"}},
+			{"header length beyond file", withSum(longHlen), nil, []string{"header"}},
+			{"checksum flipped", badSum, checkpoint.ErrChecksum, []string{"checksum mismatch", "expected ", "actual ", "(stored)", "(computed"}},
+			{"data flipped", badData, checkpoint.ErrChecksum, []string{"checksum mismatch"}},
+		}...)
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprintf("v%d/%s", 1+2*i/len(tests), tc.name), func(t *testing.T) {
 			for i, err := range decodeBoth(t, tc.data) {
 				if tc.kind != nil && !errors.Is(err, tc.kind) {
 					t.Errorf("case %d: error %q does not match %v", i, err, tc.kind)
@@ -607,37 +620,246 @@ func TestFlippedByteEverywhere(t *testing.T) {
 	}
 }
 
-// TestHugeClaimsAllocateLittle feeds headers that claim far more data than
-// the input holds and checks the decoder fails without allocating for them.
+// allocs returns the bytes allocated while running fn.
+func allocs(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestHugeClaimsAllocateLittle feeds files, with valid checksums, whose
+// header claims far more than the file holds or the format allows, and
+// checks that the reader fails with a clear error after allocating little
+// more than the header's own bytes (up to three times as much when the size
+// is unknown and the buffer grows as they arrive): nothing in proportion to
+// the claims. The MaxTensors case allocates the most, about 200 bytes for
+// each of the MaxTensors tensors read before the error.
 func TestHugeClaimsAllocateLittle(t *testing.T) {
 	hdr := func(tensors string) string { return `{"meta":null,"tensors":[` + tensors + `]}` }
-	hugeHlen := raw("RETINACK", 1, hdr(""), nil)
+	hugeHlen := raw("RETINACK", 2, hdr(""), nil)
 	binary.LittleEndian.PutUint32(hugeHlen[12:], checkpoint.MaxHeaderLen)
+	// A million dimensions of 1, as in a 60 MB file with 30M that once
+	// took 1.1 GB to read: 2 MB of header, 16 MB as []int.
+	manyDims := hdr(`{"name":"w","dtype":"float32","shape":[` + strings.Repeat("1,", 1<<20) + `1]}`)
+	var many strings.Builder
+	for i := range checkpoint.MaxTensors + 1000 {
+		if i > 0 {
+			many.WriteByte(',')
+		}
+		fmt.Fprintf(&many, `{"name":"t%d","dtype":"float32","shape":[0]}`, i)
+	}
+	manyTensors := hdr(many.String())
+
 	tests := []struct {
 		name string
 		data []byte
+		kind error
+		want string // substring of the error when the size is known
 	}{
-		{"2^40 float64 elements", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float64","shape":[1099511627776]}`), make([]byte, 64))},
-		{"2^20 x 2^20 float32", raw("RETINACK", 1, hdr(`{"name":"w","dtype":"float32","shape":[1048576,1048576]}`), make([]byte, 64))},
-		{"two 1 GiB tensors", raw("RETINACK", 1, hdr(`{"name":"a","dtype":"float32","shape":[268435456]},{"name":"b","dtype":"float64","shape":[134217728]}`), make([]byte, 8))},
-		{"valid small tensor then a huge one", raw("RETINACK", 1, hdr(`{"name":"a","dtype":"float32","shape":[2]},{"name":"b","dtype":"float64","shape":[4000000000]}`), make([]byte, 8))},
-		{"64 MiB header claimed", hugeHlen},
+		{"2^40 float64 elements", raw("RETINACK", 2, hdr(`{"name":"w","dtype":"float64","shape":[1099511627776]}`), make([]byte, 64)),
+			checkpoint.ErrTruncated, "describes 8796093022208 bytes of tensor data"},
+		{"2^20 x 2^20 float32", raw("RETINACK", 2, hdr(`{"name":"w","dtype":"float32","shape":[1048576,1048576]}`), make([]byte, 64)),
+			checkpoint.ErrTruncated, "describes 4398046511104 bytes"},
+		{"two 1 GiB tensors", raw("RETINACK", 2, hdr(`{"name":"a","dtype":"float32","shape":[268435456]},{"name":"b","dtype":"float64","shape":[134217728]}`), make([]byte, 8)),
+			checkpoint.ErrTruncated, "describes 2147483648 bytes"},
+		{"valid small tensor then a huge one", raw("RETINACK", 2, hdr(`{"name":"a","dtype":"float32","shape":[2]},{"name":"b","dtype":"float64","shape":[4000000000]}`), make([]byte, 8)),
+			checkpoint.ErrTruncated, "describes 32000000008 bytes"},
+		{"64 MiB header claimed", hugeHlen, nil, "header length at offset 12 is 67108864"},
+		{"a million dimensions", raw("RETINACK", 2, manyDims, nil),
+			checkpoint.ErrCorrupt, `header.tensors[0] ("w").shape at offset 207: more than 64 dimensions, want at most 64 (MaxDims)`},
+		{"a million dimensions, version 1", raw("RETINACK", 1, manyDims, nil),
+			checkpoint.ErrCorrupt, "more than 64 dimensions"},
+		{"too many tensors", raw("RETINACK", 2, manyTensors, nil),
+			checkpoint.ErrCorrupt, "header.tensors at offset 383954: more than 8192 tensors, want at most 8192 (MaxTensors)"},
+		{"too many tensors, version 1", raw("RETINACK", 1, manyTensors, nil),
+			checkpoint.ErrCorrupt, "more than 8192 tensors"},
 	}
+	dir := t.TempDir()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, size := range []int64{int64(len(tc.data)), -1} {
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
-				_, err := checkpoint.Decode(bytes.NewReader(tc.data), size)
-				runtime.ReadMemStats(&after)
-				if err == nil {
-					t.Fatalf("size %d: Decode succeeded", size)
+			path := filepath.Join(dir, "huge.ckpt")
+			if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			hdrBytes := min(uint64(binary.LittleEndian.Uint32(tc.data[12:])), uint64(len(tc.data)))
+			// Decode with the size known, then unknown; -2 is Read.
+			for _, size := range []int64{int64(len(tc.data)), -1, -2} {
+				limit := hdrBytes + 4<<20
+				if size == -1 {
+					limit += 2 * hdrBytes
 				}
-				if d := after.TotalAlloc - before.TotalAlloc; d >= 8<<20 {
-					t.Fatalf("size %d: Decode allocated %d bytes before failing with %v", size, d, err)
+				var err error
+				n := allocs(func() {
+					if size == -2 {
+						_, err = checkpoint.Read(path)
+					} else {
+						_, err = checkpoint.Decode(bytes.NewReader(tc.data), size)
+					}
+				})
+				t.Logf("size %d: %d-byte file, allocated %d bytes: %v", size, len(tc.data), n, err)
+				if err == nil {
+					t.Fatalf("size %d: succeeded", size)
+				}
+				if (tc.kind != nil && !errors.Is(err, tc.kind)) || size != -1 && !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("size %d: error %q, want %v containing %q", size, err, tc.kind, tc.want)
+				}
+				if n > limit {
+					t.Errorf("size %d: allocated %d bytes for a %d-byte file before failing, want at most %d", size, n, len(tc.data), limit)
 				}
 			}
 		})
+	}
+}
+
+// TestHeaderLayout: a header may order members and space tokens any way
+// JSON allows; Meta is returned as stored.
+func TestHeaderLayout(t *testing.T) {
+	hdr := " \t{ \"tensors\" :\n[ { \"shape\" : [ 2 ,1 ] ,\"dtype\"\r:\"float32\", \"name\" : \"w\\u00e9\" } ] ,\n\"meta\" : { \"a\" : [ 1 , \"]}\" ] } }\n"
+	for _, v := range []uint32{1, 2} {
+		data := raw("RETINACK", v, hdr, make([]byte, 8))
+		f, err := checkpoint.Decode(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatalf("version %d: %v", v, err)
+		}
+		want := &checkpoint.File{Tensors: []checkpoint.Tensor{{Name: "wé", Shape: []int{2, 1}, F32: []float32{0, 0}}}}
+		if d := sameFile(f, want, `{ "a" : [ 1 , "]}" ] }`); d != "" {
+			t.Fatalf("version %d: %s", v, d)
+		}
+	}
+}
+
+// TestHeaderChecksum: in a version 2 file a damaged header is reported as
+// a checksum mismatch, before it is parsed, even when the file's checksum
+// was recomputed over the damage.
+func TestHeaderChecksum(t *testing.T) {
+	valid := encode(t, sample())
+	hlen := int(binary.LittleEndian.Uint32(valid[12:]))
+	hsum := 16 + hlen // offset of the header checksum
+	tests := []struct {
+		name string
+		at   int  // offset of the damaged byte
+		to   byte // its new value
+	}{
+		{"header still JSON", 26, 'X'},     // a byte of "meta"'s value
+		{"header no longer JSON", 16, '['}, // the opening brace
+		{"closing brace", hsum - 1, ' '},   // now a space
+		{"stored header checksum", hsum, valid[hsum] ^ 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := bytes.Clone(valid)
+			bad[tc.at] = tc.to
+			sum := sha256.Sum256(bad[:len(bad)-32])
+			copy(bad[len(bad)-32:], sum[:])
+			for _, err := range decodeBoth(t, bad) {
+				want := fmt.Sprintf("checkpoint: header checksum mismatch: SHA-256 at offset %d expected ", hsum)
+				if !errors.Is(err, checkpoint.ErrChecksum) || !strings.HasPrefix(err.Error(), want) {
+					t.Errorf("error %q, want ErrChecksum starting %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestReadVersion1 reads a file that the version 1 writer made, as
+// checkpoints in existing runs folders are.
+func TestReadVersion1(t *testing.T) {
+	path := filepath.Join("testdata", "version1.ckpt")
+	got, err := checkpoint.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &checkpoint.File{Tensors: []checkpoint.Tensor{
+		{Name: "param/w", Shape: []int{2, 3}, F32: ramp32(6)},
+		{Name: "param/b", Shape: []int{3}, F64: []float64{-0.5, 1e-300, math.Inf(1)}},
+		{Name: "opt/t", Shape: []int{}, F64: []float64{1200}},
+	}}
+	if d := sameFile(got, want, `{"format":"retina-train/1","epoch":3}`); d != "" {
+		t.Fatal(d)
+	}
+	// Written again, it is the current version, with the same content.
+	out := filepath.Join(t.TempDir(), "again.ckpt")
+	if err := checkpoint.Write(out, got); err != nil {
+		t.Fatal(err)
+	}
+	again, err := checkpoint.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sameFile(again, got, string(got.Meta)); d != "" {
+		t.Fatal(d)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != checkpoint.Version {
+		t.Fatalf("rewritten as version %d, want %d", v, checkpoint.Version)
+	}
+	// Damage is still caught, by the file's checksum.
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old[len(old)-40] ^= 1
+	for _, err := range decodeBoth(t, old) {
+		if !errors.Is(err, checkpoint.ErrChecksum) {
+			t.Errorf("damaged version 1 file: %v, want ErrChecksum", err)
+		}
+	}
+}
+
+func TestTensorMatches(t *testing.T) {
+	w := &checkpoint.Tensor{Name: "param/w", Shape: []int{4, 1, 1, 3}, F32: make([]float32, 12)}
+	s := &checkpoint.Tensor{Name: "opt/t", Shape: []int{}, F64: []float64{1}}
+	tests := []struct {
+		name  string
+		t     *checkpoint.Tensor
+		shape []int
+		dtype string
+		want  string // the error, or "" for none
+	}{
+		{"same", w, []int{4, 1, 1, 3}, "float32", ""},
+		{"scalar, nil shape", s, nil, "float64", ""},
+		{"transposed", w, []int{4, 1, 3, 1}, "float32", `checkpoint: tensor "param/w" has shape (4,1,1,3) float32, want (4,1,3,1) float32`},
+		{"same count, other rank", w, []int{12}, "float32", `checkpoint: tensor "param/w" has shape (4,1,1,3) float32, want (12) float32`},
+		{"dtype", w, []int{4, 1, 1, 3}, "float64", `checkpoint: tensor "param/w" has shape (4,1,1,3) float32, want (4,1,1,3) float64`},
+		{"scalar vs one element", s, []int{1}, "float64", `checkpoint: tensor "opt/t" has shape () float64, want (1) float64`},
+		{"no data", &checkpoint.Tensor{Name: "x", Shape: []int{0}}, []int{0}, "float32", `checkpoint: tensor "x" has shape (0) (no data), want (0) float32`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.t.Matches(tc.shape, tc.dtype)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Matches = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want || !errors.Is(err, checkpoint.ErrMismatch) {
+				t.Fatalf("Matches = %v, want ErrMismatch %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestWriteRemovesStaleTemps: the temporary file of a writer killed midway
+// is removed by the next Write of the same checkpoint.
+func TestWriteRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "checkpoint.ckpt")
+	for _, name := range []string{"checkpoint.ckpt.tmp-123456", "checkpoint.ckpt.tmp-9", "other.ckpt.tmp-1"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := checkpoint.Write(path, sample()); err != nil {
+		t.Fatal(err)
+	}
+	if names := listDir(t, dir); strings.Join(names, " ") != "checkpoint.ckpt other.ckpt.tmp-1" {
+		t.Fatalf("directory holds %q, want checkpoint.ckpt and other.ckpt.tmp-1", names)
 	}
 }
 
