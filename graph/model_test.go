@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -211,7 +212,8 @@ func TestDropoutOnlyInTraining(t *testing.T) {
 	for i := range ones {
 		ones[i] = 1
 	}
-	zeros := func(mode graph.Mode, step uint64) int {
+	// mask builds a fresh graph and returns which outputs were dropped.
+	mask := func(mode graph.Mode, step uint64) []bool {
 		g := G.NewGraph()
 		in := m.NewInput(g, 1)
 		b, err := m.Build(g, in, mode)
@@ -227,22 +229,34 @@ func TestDropoutOnlyInTraining(t *testing.T) {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		n := 0
+		var dropped []bool
 		for _, v := range b.Output.Value().Data().([]float32) {
-			if v == 0 {
+			dropped = append(dropped, v == 0)
+		}
+		return dropped
+	}
+	count := func(dropped []bool) (n int) {
+		for _, d := range dropped {
+			if d {
 				n++
 			}
 		}
 		return n
 	}
-	if z := zeros(graph.Eval, 0); z != 0 {
+	if z := count(mask(graph.Eval, 0)); z != 0 {
 		t.Fatalf("eval mode dropped %d", z)
 	}
-	if z := zeros(graph.Train, 0); z < 400 || z > 600 {
+	if z := count(mask(graph.Train, 0)); z < 400 || z > 600 {
 		t.Fatalf("train mode dropped %d of 1000 at p = 0.5", z)
 	}
-	if zeros(graph.Train, 3) != zeros(graph.Train, 3) {
+	// Two graphs built independently draw the same mask for the same step,
+	// and another mask for another step.
+	first, again, next := mask(graph.Train, 3), mask(graph.Train, 3), mask(graph.Train, 4)
+	if !slices.Equal(first, again) {
 		t.Fatal("same step, different masks")
+	}
+	if slices.Equal(first, next) {
+		t.Fatal("steps 3 and 4 drew the same mask")
 	}
 }
 

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
-	"strings"
+	"slices"
 
 	"github.com/pkg/errors"
+	"gorgonia.org/tensor"
 
+	"github.com/retina-ml/retina/internal/atomicfile"
 	"github.com/retina-ml/retina/train/checkpoint"
 )
 
@@ -20,6 +22,7 @@ type checkpointMeta struct {
 	Optimizer      string `json:"optimizer"`
 	OptimizerSteps int    `json:"optimizer_steps"`
 	Loss           string `json:"loss"`
+	Schedule       string `json:"schedule,omitempty"`
 	Batch          int    `json:"batch"`
 	Epochs         int    `json:"epochs"`
 	Seed           uint64 `json:"seed"`
@@ -35,9 +38,12 @@ const checkpointFormat = "retina-train/1"
 // from rank 0 only, with the running metrics summed over the ranks; every
 // rank resumes from the same file.
 func (t *Trainer) SaveCheckpoint(path string) error {
+	if name, v, ok := firstNonFinite(t.params); !ok {
+		return errors.Errorf("train: not saving %s: parameter %s holds %v", path, name, v)
+	}
 	meta := checkpointMeta{
 		Format: checkpointFormat, Optimizer: t.cfg.Optimizer.String(), OptimizerSteps: t.cfg.Optimizer.Steps(),
-		Loss: t.cfg.Loss.String(), Batch: t.cfg.Batch, Epochs: t.cfg.Epochs, Seed: t.cfg.Seed,
+		Loss: t.cfg.Loss.String(), Schedule: t.cfg.Schedule.String(), Batch: t.cfg.Batch, Epochs: t.cfg.Epochs, Seed: t.cfg.Seed,
 		ModelSeed: t.model.Seed(), Reconstruct: t.cfg.Reconstruct, State: t.state,
 	}
 	raw, err := json.Marshal(meta)
@@ -65,8 +71,11 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 // Resume restores a run saved by SaveCheckpoint (or by Fit into Config.Dir):
 // parameters, optimizer state, epoch, step and the metrics so far. The
 // trainer must have the same batch size, seed, loss and optimizer type as the
-// saved run; then Fit continues exactly where it stopped, producing the
-// metrics the uninterrupted run would have.
+// saved run, and the same optimizer and schedule settings (the number of
+// epochs may differ); every parameter must match the saved tensor's name,
+// shape and dtype. Then Fit continues exactly where it stopped, producing
+// the metrics the uninterrupted run would have. A resumed Fit must be given
+// a training set of the same size.
 func (t *Trainer) Resume(path string) error {
 	f, err := checkpoint.Read(path)
 	if err != nil {
@@ -93,42 +102,54 @@ func (t *Trainer) Resume(path string) error {
 		return mismatch("loss", meta.Loss, t.cfg.Loss)
 	case meta.Reconstruct != t.cfg.Reconstruct:
 		return mismatch("reconstruct", meta.Reconstruct, t.cfg.Reconstruct)
-	case optName(meta.Optimizer) != optName(t.cfg.Optimizer.String()):
+	case meta.Optimizer != t.cfg.Optimizer.String():
 		return mismatch("optimizer", meta.Optimizer, t.cfg.Optimizer)
+	case meta.Schedule != "" && meta.Schedule != t.cfg.Schedule.String():
+		return mismatch("schedule", meta.Schedule, t.cfg.Schedule)
 	}
-	load := func(name string, f32 []float32, f64 []float64) error {
-		ct, ok := f.Tensor(name)
-		if !ok {
-			return errors.Errorf("train: %s: checkpoint has no tensor %q", path, name)
-		}
-		switch {
-		case f32 != nil && len(ct.F32) == len(f32):
-			copy(f32, ct.F32)
-		case f64 != nil && len(ct.F64) == len(f64):
-			copy(f64, ct.F64)
-		default:
-			return errors.Errorf("train: %s: tensor %q has shape %v (%d float32, %d float64 values), want %d values",
-				path, name, ct.Shape, len(ct.F32), len(ct.F64), len(f32)+len(f64))
-		}
-		return nil
+	type target struct {
+		name  string
+		shape []int
+		f32   []float32
+		f64   []float64
 	}
+	var targets []target
 	for _, p := range t.params {
-		var f32 []float32
-		var f64 []float64
+		tg := target{name: "param/" + p.Name, shape: p.Value.Shape()}
 		switch d := p.Value.Data().(type) {
 		case []float32:
-			f32 = d
+			tg.f32 = d
 		case []float64:
-			f64 = d
+			tg.f64 = d
 		}
-		if err := load("param/"+p.Name, f32, f64); err != nil {
-			return err
-		}
+		targets = append(targets, tg)
 	}
 	for _, s := range t.cfg.Optimizer.Slots(t.params) {
-		if err := load("opt/"+s.Name, s.F32, s.F64); err != nil {
-			return err
+		targets = append(targets, target{"opt/" + s.Name, []int{len(s.F32) + len(s.F64)}, s.F32, s.F64})
+	}
+	// Check every tensor before changing any, so that a checkpoint that
+	// does not fit leaves the model as it was.
+	saved := make([]*checkpoint.Tensor, len(targets))
+	for i, tg := range targets {
+		ct, ok := f.Tensor(tg.name)
+		if !ok {
+			return errors.Errorf("train: %s: checkpoint has no tensor %q", path, tg.name)
 		}
+		have, want := "float32", "float32"
+		if ct.F64 != nil {
+			have = "float64"
+		}
+		if tg.f64 != nil {
+			want = "float64"
+		}
+		if have != want || !slices.Equal(ct.Shape, tg.shape) || len(ct.F32)+len(ct.F64) != len(tg.f32)+len(tg.f64) {
+			return errors.Errorf("train: %s: tensor %q is %s %v, the model's is %s %v", path, tg.name, have, tensor.Shape(ct.Shape), want, tensor.Shape(tg.shape))
+		}
+		saved[i] = ct
+	}
+	for i, tg := range targets {
+		copy(tg.f32, saved[i].F32)
+		copy(tg.f64, saved[i].F64)
 	}
 	t.cfg.Optimizer.SetSteps(meta.OptimizerSteps)
 	t.state = meta.State
@@ -146,15 +167,9 @@ func (t *Trainer) Resume(path string) error {
 				return errors.Wrap(err, "train: rewriting the metrics log")
 			}
 		}
-		if err := writeFileAtomic(filepath.Join(t.cfg.Dir, MetricsLogName), b.Bytes()); err != nil {
-			return err
+		if err := atomicfile.Write(filepath.Join(t.cfg.Dir, MetricsLogName), b.Bytes()); err != nil {
+			return errors.Wrap(err, "train")
 		}
 	}
 	return nil
-}
-
-// optName is the optimizer's kind, the part of String() before "(".
-func optName(s string) string {
-	name, _, _ := strings.Cut(s, "(")
-	return name
 }

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/pkg/errors"
+
+	"github.com/retina-ml/retina/internal/atomicfile"
 )
 
 // SetMetrics are the metrics of one pass over a dataset.
@@ -56,44 +58,14 @@ func (s SetMetrics) format(classifier bool) string {
 }
 
 // WriteJSON writes v as indented JSON to path atomically: to a temporary file
-// in the same directory, synced, then renamed over path.
+// in the same directory, synced, then renamed over path. NaN and ±Inf
+// float64 values in maps and slices of v are written as null.
 func WriteJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
+	data, err := json.MarshalIndent(finite(v), "", "  ")
 	if err != nil {
 		return errors.Wrapf(err, "train: encoding %s", path)
 	}
-	return writeFileAtomic(path, append(data, '\n'))
-}
-
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return errors.Wrap(err, "train")
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return errors.Wrapf(err, "train: writing %s", path)
-	}
-	if err = f.Sync(); err != nil {
-		return errors.Wrapf(err, "train: syncing %s", path)
-	}
-	if err = f.Close(); err != nil {
-		return errors.Wrapf(err, "train: closing %s", path)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return errors.Wrapf(err, "train: renaming onto %s", path)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return errors.Wrap(atomicfile.Write(path, append(data, '\n')), "train")
 }
 
 // appendJSONLine appends v as one JSON line to path and syncs it.
@@ -116,4 +88,96 @@ func appendJSONLine(path string, v any) error {
 		return errors.Wrapf(err, "train: syncing %s", path)
 	}
 	return f.Close()
+}
+
+// jsonFloat is a float64 that JSON encodes as null when it is NaN or ±Inf
+// (JSON has no such numbers) and decodes null as NaN, so that a diverged
+// evaluation is logged rather than failing the log.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = jsonFloat(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(f))
+}
+
+type setMetricsJSON struct {
+	Samples    int       `json:"samples"`
+	Loss       jsonFloat `json:"loss"`
+	Accuracy   jsonFloat `json:"accuracy"`
+	ReconError jsonFloat `json:"recon_error"`
+}
+
+// MarshalJSON writes non-finite values as null.
+func (s SetMetrics) MarshalJSON() ([]byte, error) {
+	return json.Marshal(setMetricsJSON{s.Samples, jsonFloat(s.Loss), jsonFloat(s.Accuracy), jsonFloat(s.ReconError)})
+}
+
+// UnmarshalJSON reads null as NaN.
+func (s *SetMetrics) UnmarshalJSON(b []byte) error {
+	var j setMetricsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*s = SetMetrics{j.Samples, float64(j.Loss), float64(j.Accuracy), float64(j.ReconError)}
+	return nil
+}
+
+type epochMetricsJSON struct {
+	Epoch            int         `json:"epoch"`
+	Step             int         `json:"step"`
+	LR               jsonFloat   `json:"lr"`
+	Train            SetMetrics  `json:"train"`
+	Val              *SetMetrics `json:"val,omitempty"`
+	Test             *SetMetrics `json:"test,omitempty"`
+	Seconds          jsonFloat   `json:"seconds"`
+	SamplesPerSecond jsonFloat   `json:"samples_per_second"`
+}
+
+// MarshalJSON writes non-finite values as null.
+func (e EpochMetrics) MarshalJSON() ([]byte, error) {
+	return json.Marshal(epochMetricsJSON{e.Epoch, e.Step, jsonFloat(e.LR), e.Train, e.Val, e.Test, jsonFloat(e.Seconds), jsonFloat(e.SamplesPerSecond)})
+}
+
+// UnmarshalJSON reads null as NaN.
+func (e *EpochMetrics) UnmarshalJSON(b []byte) error {
+	var j epochMetricsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = EpochMetrics{j.Epoch, j.Step, float64(j.LR), j.Train, j.Val, j.Test, float64(j.Seconds), float64(j.SamplesPerSecond)}
+	return nil
+}
+
+// finite returns v with every NaN or ±Inf float64 value of a map or slice
+// (at any depth) replaced by nil, so that it encodes as JSON null.
+func finite(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = finite(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = finite(e)
+		}
+		return out
+	}
+	return v
 }

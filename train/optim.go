@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"strings"
 	"unsafe"
 
 	"github.com/pkg/errors"
@@ -39,15 +40,25 @@ type Slot struct {
 	F64  []float64
 }
 
-// DivergenceError reports a non-finite loss or gradient.
+// DivergenceError reports a non-finite loss, gradient or parameter. No
+// checkpoint is written from non-finite parameters: the last one saved holds
+// the run before it diverged.
 type DivergenceError struct {
 	Step  int    // global training step (from 0)
-	What  string // "loss" or "gradient of <param>"
+	What  string // "loss", "gradient of <param>" or "parameter <param> after the update"
 	Value float64
+	Param string // the first parameter holding a NaN or ±Inf; "" if all are finite
 }
 
 func (e *DivergenceError) Error() string {
-	return fmt.Sprintf("train: diverged at step %d: %s is %v", e.Step, e.What, e.Value)
+	msg := fmt.Sprintf("train: diverged at step %d: %s is %v", e.Step, e.What, e.Value)
+	switch {
+	case e.Param == "":
+		msg += "; the parameters are finite"
+	case !strings.Contains(e.What, e.Param):
+		msg += "; first non-finite parameter: " + e.Param
+	}
+	return msg + " (lower the learning rate?)"
 }
 
 // slots holds one state buffer per parameter, shaped like it.

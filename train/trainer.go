@@ -19,7 +19,10 @@ import (
 )
 
 // Config configures a Trainer. The zero value trains one epoch of batch 64
-// with Adam(1e-3) on softmax cross-entropy.
+// with Adam(1e-3) on softmax cross-entropy. A zero field takes its default
+// (Trainer.Config reports the values in use); a negative count, or an
+// optimizer or schedule setting out of its range, is an error from New
+// naming the field (see Validate).
 type Config struct {
 	Loss      Loss      // default CrossEntropy
 	Optimizer Optimizer // default &Adam{LearningRate: 1e-3}
@@ -155,14 +158,17 @@ type Trainer struct {
 
 // state is everything about the progress of a run that a checkpoint saves.
 type state struct {
-	Epoch   int            `json:"epoch"` // current epoch, from 0
-	Batch   int            `json:"batch"` // batches done in the current epoch
-	Step    int            `json:"step"`  // global steps done
-	Partial partial        `json:"partial"`
-	History []EpochMetrics `json:"history"`
-	Best    float64        `json:"best_val_loss"`
-	BestAt  int            `json:"best_epoch"`
-	Bad     int            `json:"epochs_without_improvement"`
+	Epoch int `json:"epoch"` // current epoch, from 0
+	Batch int `json:"batch"` // batches done in the current epoch
+	Step  int `json:"step"`  // global steps done
+	// TrainSamples is the size of the training set the run started on: a
+	// resumed run must use the same set to continue exactly.
+	TrainSamples int            `json:"train_samples"`
+	Partial      partial        `json:"partial"`
+	History      []EpochMetrics `json:"history"`
+	Best         float64        `json:"best_val_loss"`
+	BestAt       int            `json:"best_epoch"`
+	Bad          int            `json:"epochs_without_improvement"`
 
 	EarlyStopped bool `json:"early_stopped"`
 }
@@ -178,6 +184,9 @@ type partial struct {
 
 // New builds the training graph for m and compiles it.
 func New(m *graph.Model, cfg Config) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	t := &Trainer{model: m, cfg: cfg, params: m.Params(), evals: map[int]*evaluator{}}
 	t.state.Best = math.MaxFloat64
@@ -290,9 +299,15 @@ func (t *Trainer) step(b *datasets.Batch, total int, stop bool) (localLoss float
 		loss, stopAll = float64(t.sync[0]), t.sync[1] > 0
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return localLoss, stopAll, &DivergenceError{Step: t.state.Step, What: "loss", Value: loss}
+		return localLoss, stopAll, t.diverged(&DivergenceError{Step: t.state.Step, What: "loss", Value: loss})
 	}
-	return localLoss, stopAll, t.update(total)
+	if err := t.update(total); err != nil {
+		if d, ok := err.(*DivergenceError); ok {
+			return localLoss, stopAll, t.diverged(d)
+		}
+		return localLoss, stopAll, err
+	}
+	return localLoss, stopAll, nil
 }
 
 // load copies this rank's share of a global batch into the bound input and
@@ -398,6 +413,10 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 	if t.cfg.Patience > 0 && data.Val == nil {
 		return nil, errors.New("train: early stopping (Patience) needs a validation set")
 	}
+	if n := t.state.TrainSamples; n > 0 && n != data.Train.Len() {
+		return nil, errors.Errorf("train: the run started on %d training samples, this one has %d: a resumed run must train on the same set", n, data.Train.Len())
+	}
+	t.state.TrainSamples = data.Train.Len()
 	if t.cfg.Dir != "" {
 		if err := os.MkdirAll(t.cfg.Dir, 0o755); err != nil {
 			return nil, errors.Wrap(err, "train")
@@ -544,6 +563,9 @@ func (t *Trainer) globalPartial() (partial, error) {
 // endEpoch evaluates, records the epoch's metrics, logs and checkpoints.
 func (t *Trainer) endEpoch(data Data, total int) (EpochMetrics, error) {
 	st := &t.state
+	if err := t.checkFinite(); err != nil {
+		return EpochMetrics{}, err
+	}
 	p, err := t.globalPartial()
 	if err != nil {
 		return EpochMetrics{}, err
@@ -616,6 +638,35 @@ func (t *Trainer) checkpoint() error {
 		return nil
 	}
 	return t.SaveCheckpoint(filepath.Join(t.cfg.Dir, CheckpointName))
+}
+
+// checkFinite returns a *DivergenceError naming the first parameter that
+// holds a NaN or ±Inf, if any: the last update ruined it.
+func (t *Trainer) checkFinite() error {
+	name, v, ok := firstNonFinite(t.params)
+	if ok {
+		return nil
+	}
+	return &DivergenceError{Step: t.state.Step - 1, What: "parameter " + name + " after the update", Value: v, Param: name}
+}
+
+// diverged completes d with the first non-finite parameter, if any.
+func (t *Trainer) diverged(d *DivergenceError) error {
+	if name, _, ok := firstNonFinite(t.params); !ok {
+		d.Param = name
+	}
+	return d
+}
+
+// firstNonFinite returns the name and value of the first parameter element
+// that is NaN or ±Inf; ok is true when there is none.
+func firstNonFinite(params []*graph.Param) (name string, v float64, ok bool) {
+	for _, p := range params {
+		if v := nonFiniteOf(p.Value); v != 0 {
+			return p.Name, v, false
+		}
+	}
+	return "", 0, true
 }
 
 // make32 returns (*buf)[:n], growing *buf if needed.

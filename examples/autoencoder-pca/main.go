@@ -17,6 +17,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/retina-ml/retina/examples/internal/cli"
@@ -31,13 +32,18 @@ const tolerance = 0.02
 func main() {
 	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 30, Batch: 64, LR: 1e-3, Seed: 1})
 	k := flag.Int("k", 30, "code width: number of linear code units and of principal components")
-	flag.Parse()
+	if err := f.Parse(os.Args[1:]); err != nil {
+		cli.Fatal("autoencoder-pca", err)
+	}
 	if err := run(f, *k); err != nil {
 		cli.Fatal("autoencoder-pca", err)
 	}
 }
 
 func run(f *cli.Flags, k int) error {
+	if err := cli.CheckInt("k", k, 1, 784); err != nil {
+		return err
+	}
 	r, err := cli.Start("autoencoder-pca", f, map[string]any{"k": k, "loss": "mse", "optimizer": "adam", "schedule": "cosine"})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,20 +43,18 @@ type options struct {
 }
 
 func main() {
-	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 150, Batch: 32, LR: 1e-3, Seed: 1})
-	// A small training set is the point here: change -limit's default.
-	if err := flag.Set("limit", strconv.Itoa(defaultLimit)); err != nil {
-		cli.Fatal("code-width", err)
-	}
-	flag.Lookup("limit").DefValue = strconv.Itoa(defaultLimit)
+	// A small training set is the point here: -limit defaults to it.
+	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 150, Batch: 32, LR: 1e-3, Seed: 1, Limit: defaultLimit})
 	widths := flag.String("widths", "2,8,32,128,512", "comma-separated code widths to compare")
 	hidden := flag.String("hidden", "512", "comma-separated hidden widths of the encoder (mirrored in the decoder)")
 	loss := flag.String("loss", "bce", "training loss: bce or mse")
-	flag.Parse()
+	err := f.Parse(os.Args[1:])
 	o := options{loss: *loss}
-	var err error
-	if o.widths, err = parseWidths(*widths); err == nil {
-		o.hidden, err = parseWidths(*hidden)
+	if err == nil {
+		o.widths, err = parseWidths("widths", *widths)
+	}
+	if err == nil {
+		o.hidden, err = parseWidths("hidden", *hidden)
 	}
 	if err == nil {
 		err = run(f, o)
@@ -65,8 +64,8 @@ func main() {
 	}
 }
 
-// parseWidths reads a comma-separated list of positive integers.
-func parseWidths(s string) ([]int, error) {
+// parseWidths reads flag's comma-separated list of positive integers.
+func parseWidths(flag, s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -74,12 +73,12 @@ func parseWidths(s string) ([]int, error) {
 		}
 		w, err := strconv.Atoi(f)
 		if err != nil || w < 1 {
-			return nil, errors.Errorf("width %q: want a positive integer", f)
+			return nil, errors.Errorf("-%s %q: width %q: want a positive integer", flag, s, f)
 		}
 		out = append(out, w)
 	}
 	if len(out) == 0 {
-		return nil, errors.Errorf("no widths in %q", s)
+		return nil, errors.Errorf("-%s %q: no widths", flag, s)
 	}
 	return out, nil
 }
@@ -102,7 +101,7 @@ type result struct {
 func run(f *cli.Flags, o options) error {
 	loss, err := train.ParseLoss(o.loss)
 	if err != nil {
-		return errors.Wrap(err, "-loss")
+		return errors.Wrapf(err, "-loss %q", o.loss)
 	}
 	r, err := cli.Start("code-width", f, map[string]any{
 		"widths": o.widths, "hidden": o.hidden, "loss": o.loss, "optimizer": "adam", "schedule": "cosine",

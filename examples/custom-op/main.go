@@ -9,6 +9,7 @@ package main
 
 import (
 	"flag"
+	"os"
 
 	"github.com/retina-ml/retina/examples/internal/cli"
 	"github.com/retina-ml/retina/graph"
@@ -17,7 +18,9 @@ import (
 
 func main() {
 	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 3, Batch: 64, LR: 1e-3, Seed: 1})
-	flag.Parse()
+	if err := f.Parse(os.Args[1:]); err != nil {
+		cli.Fatal("custom-op", err)
+	}
 	if err := run(f); err != nil {
 		cli.Fatal("custom-op", err)
 	}

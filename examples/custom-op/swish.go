@@ -86,7 +86,7 @@ func (op swishOp) DiffWRT(int) []bool { return []bool{true} }
 
 // SymDiff returns ∂L/∂x as a node: the gradient op applied to x and ∂L/∂y.
 func (op swishOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(swishGradOp{shape: op.shape}, inputs[0], grad)
+	dx, err := G.ApplyOp(swishGradOp(op), inputs[0], grad)
 	if err != nil {
 		return nil, errors.Wrap(err, "swish gradient")
 	}
@@ -99,7 +99,7 @@ func (op swishOp) DoDiff(_ G.ExecutionContext, inputs G.Nodes, output *G.Node) e
 	if err != nil {
 		return err
 	}
-	dx, err := swishGradOp{shape: op.shape}.Do(inputs[0].Value(), dy)
+	dx, err := swishGradOp(op).Do(inputs[0].Value(), dy)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
+	"os"
 	"path/filepath"
 
 	"github.com/pkg/errors"
@@ -58,7 +60,9 @@ func main() {
 	flag.StringVar(&o.loss, "loss", "bce", "training loss of the autoencoders: bce (binary cross-entropy on the pixels) or mse")
 	flag.IntVar(&o.code2Epochs, "code2-epochs", 10, "epochs of the 784-512-128-2 autoencoder whose codes are plotted (0: skip)")
 	flag.IntVar(&o.logisticEpochs, "logistic-epochs", 10, "epochs of the logistic PCA baseline, 784-30-784 with sigmoid outputs (0: skip)")
-	flag.Parse()
+	if err := f.Parse(os.Args[1:]); err != nil {
+		cli.Fatal("deep-autoencoder", err)
+	}
 	if err := run(f, o); err != nil {
 		cli.Fatal("deep-autoencoder", err)
 	}
@@ -67,7 +71,13 @@ func main() {
 func run(f *cli.Flags, o options) error {
 	loss, err := train.ParseLoss(o.loss)
 	if err != nil {
-		return errors.Wrap(err, "-loss")
+		return errors.Wrapf(err, "-loss %q", o.loss)
+	}
+	if err := cli.CheckInt("code2-epochs", o.code2Epochs, 0, math.MaxInt); err != nil {
+		return err
+	}
+	if err := cli.CheckInt("logistic-epochs", o.logisticEpochs, 0, math.MaxInt); err != nil {
+		return err
 	}
 	r, err := cli.Start("deep-autoencoder", f, map[string]any{
 		"loss": o.loss, "optimizer": "adam", "schedule": "cosine",
@@ -168,13 +178,25 @@ func run(f *cli.Flags, o options) error {
 	if aeTest > bar {
 		verdict = "misses"
 	}
-	fmt.Fprintf(r.Out, "%.2f× better than PCA; %s the bar of %.1f. %d epochs, %.0fs of training, %.0f samples/s\n",
-		pcaTest/aeTest, verdict, bar, len(res.Epochs), res.TrainSeconds, res.SamplesPerSecond)
+	fmt.Fprintf(r.Out, "%s; %s the bar of %.1f. %d epochs, %.0fs of training, %.0f samples/s\n",
+		versusPCA(aeTest, pcaTest), verdict, bar, len(res.Epochs), res.TrainSeconds, res.SamplesPerSecond)
 	fmt.Fprintf(r.Out, "figure: %s\n", filepath.Join(r.Dir, "reconstructions.png"))
 	if o.code2Epochs > 0 {
 		fmt.Fprintf(r.Out, "figure: %s\n", filepath.Join(r.Dir, "codes.png"))
 	}
 	return nil
+}
+
+// versusPCA compares the autoencoder's test error with PCA's in words:
+// "4.10× lower error than PCA" or "2.95× higher error than PCA".
+func versusPCA(ae, pca float64) string {
+	switch {
+	case ae < pca:
+		return fmt.Sprintf("%.2f× lower error than PCA", pca/ae)
+	case ae > pca:
+		return fmt.Sprintf("%.2f× higher error than PCA", ae/pca)
+	}
+	return "the same error as PCA"
 }
 
 // trainConfig is the recipe of every autoencoder here: Adam at the base

@@ -51,7 +51,9 @@ func checkDigit(test *datasets.Set, i int) error {
 func main() {
 	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 2, Batch: 64, LR: 1e-3, Seed: 1})
 	digit := flag.Int("digit", 3, "test digit the figures show (#3 is a 0); its last 2 rows and columns must be empty")
-	flag.Parse()
+	if err := f.Parse(os.Args[1:]); err != nil {
+		cli.Fatal("lecture", err)
+	}
 	if err := run(f, *digit); err != nil {
 		cli.Fatal("lecture", err)
 	}

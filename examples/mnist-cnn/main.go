@@ -13,6 +13,8 @@ package main
 
 import (
 	"flag"
+	"math"
+	"os"
 
 	"github.com/pkg/errors"
 
@@ -29,7 +31,9 @@ func main() {
 	model := flag.String("model", "lenet", "network: lenet, seed (the lecture's SeedCNN) or strided (LeNet with strided convolutions instead of pooling)")
 	momentum := flag.Float64("momentum", 0.9, "SGD momentum")
 	decay := flag.Float64("weight-decay", 5e-4, "L2 weight decay")
-	flag.Parse()
+	if err := f.Parse(os.Args[1:]); err != nil {
+		cli.Fatal("mnist-cnn", err)
+	}
 	if err := run(f, *model, *momentum, *decay); err != nil {
 		cli.Fatal("mnist-cnn", err)
 	}
@@ -38,7 +42,13 @@ func main() {
 func run(f *cli.Flags, name string, momentum, decay float64) error {
 	spec, ok := specs[name]
 	if !ok {
-		return errors.Errorf("unknown -model %q (lenet, seed, strided)", name)
+		return errors.Errorf("-model %q: want lenet, seed or strided", name)
+	}
+	if err := cli.CheckFloat("momentum", momentum, 0, 1); err != nil {
+		return err
+	}
+	if err := cli.CheckFloat("weight-decay", decay, 0, math.Inf(1)); err != nil {
+		return err
 	}
 	r, err := cli.Start("mnist-cnn", f, map[string]any{"model": name, "optimizer": "sgd", "momentum": momentum, "weight_decay": decay, "schedule": "cosine"})
 	if err != nil {

@@ -12,6 +12,8 @@ package main
 
 import (
 	"flag"
+	"math"
+	"os"
 
 	"github.com/retina-ml/retina/examples/internal/cli"
 	"github.com/retina-ml/retina/graph"
@@ -23,13 +25,21 @@ func main() {
 	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 15, Batch: 64, LR: 0.05, Seed: 1})
 	momentum := flag.Float64("momentum", 0.9, "SGD momentum")
 	decay := flag.Float64("weight-decay", 5e-4, "L2 weight decay")
-	flag.Parse()
+	if err := f.Parse(os.Args[1:]); err != nil {
+		cli.Fatal("mnist-mlp", err)
+	}
 	if err := run(f, *momentum, *decay); err != nil {
 		cli.Fatal("mnist-mlp", err)
 	}
 }
 
 func run(f *cli.Flags, momentum, decay float64) error {
+	if err := cli.CheckFloat("momentum", momentum, 0, 1); err != nil {
+		return err
+	}
+	if err := cli.CheckFloat("weight-decay", decay, 0, math.Inf(1)); err != nil {
+		return err
+	}
 	r, err := cli.Start("mnist-mlp", f, map[string]any{"optimizer": "sgd", "momentum": momentum, "weight_decay": decay, "schedule": "cosine"})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -41,7 +42,20 @@ func main() {
 	data := flag.String("data", "", "MNIST folder (default: $RETINA_DATA, then the Go module cache)")
 	out := flag.String("out", "", "write the measurements as JSON to this file")
 	flag.Parse()
-	if err := run(*steps, *gbps, *latency, *data, *out); err != nil {
+	err := cli.CheckInt("steps", *steps, 1, math.MaxInt)
+	if err == nil {
+		err = cli.CheckFloat("gbps", *gbps, math.SmallestNonzeroFloat64, math.Inf(1))
+	}
+	if err == nil && *latency < 0 {
+		err = errors.Errorf("-latency %v: want ≥ 0", *latency)
+	}
+	if err == nil && flag.NArg() > 0 {
+		err = errors.Errorf("unexpected argument %q (flags start with -)", flag.Arg(0))
+	}
+	if err == nil {
+		err = run(*steps, *gbps, *latency, *data, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "scaling:", err)
 		os.Exit(1)
 	}

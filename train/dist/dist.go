@@ -103,7 +103,6 @@
 package dist
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"unsafe"
@@ -205,9 +204,6 @@ func Open() (AllReducer, error) {
 	}
 	return openMPI(size)
 }
-
-// errClosed is returned by calls made after Close.
-var errClosed = errors.New("dist: AllReducer used after Close")
 
 func checkRoot(op string, root, size int) error {
 	if root < 0 || root >= size {

@@ -33,6 +33,7 @@ static int dist_abort(int code) { return MPI_Abort(MPI_COMM_WORLD, code); }
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -62,6 +63,9 @@ var (
 	world   *mpiComm // set by the first successful openMPI
 	initErr error    // set by a failed openMPI
 )
+
+// errClosed is returned by calls made after Close.
+var errClosed = errors.New("dist: AllReducer used after Close")
 
 func openMPI(int) (AllReducer, error) {
 	openMu.Lock()

@@ -292,7 +292,8 @@ func TestChildFault(t *testing.T) {
 		if fault == "abort-busy" {
 			fmt.Fprintf(os.Stderr, "rank %d: sleeping\n", r.Rank())
 			time.Sleep(50 * time.Second)
-			os.Exit(0) // not reached
+			fmt.Fprintf(os.Stderr, "rank %d: woke up\n", r.Rank())
+			os.Exit(0) // not reached: the job is stopped first
 		}
 		second()
 	case failing:
@@ -338,16 +339,13 @@ func TestMPIFault(t *testing.T) {
 			if tc.code != 0 && ee.ExitCode() != tc.code {
 				t.Errorf("mpirun exit status %d, want %d", ee.ExitCode(), tc.code)
 			}
-			if took > 30*time.Second {
-				t.Errorf("mpirun took %v to stop the job", took)
-			}
 			for _, w := range append(tc.want, "rank 0: waiting in the second AllReduce") {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q", w)
 				}
 			}
-			if strings.Contains(out, "second AllReduce returned") {
-				t.Errorf("an AllReduce returned instead of the job being stopped")
+			if strings.Contains(out, "second AllReduce returned") || strings.Contains(out, "woke up") {
+				t.Errorf("a rank went on instead of the job being stopped")
 			}
 			if t.Failed() || testing.Verbose() {
 				t.Logf("output:\n%s", out)

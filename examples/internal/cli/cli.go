@@ -8,10 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,28 +30,181 @@ import (
 
 // Flags are the flags every training example accepts.
 type Flags struct {
-	Epochs int
-	Batch  int
-	LR     float64
-	Seed   uint64
-	Limit  int    // use the first Limit training images (0: all)
-	Data   string // MNIST folder; default: $RETINA_DATA, then the Go module cache
-	Out    string // run directory; default a fresh folder under runs/
-	Resume bool   // continue the run in -out from its checkpoint
+	Epochs int     // ≥ 1
+	Batch  int     // ≥ 1
+	LR     float64 // finite, > 0
+	Seed   uint64  // ≥ 1
+	Limit  int     // use the first Limit training images (0: all)
+	Data   string  // MNIST folder; default: $RETINA_DATA, then the Go module cache
+	Out    string  // run directory; default a new folder under runs/
+	Resume bool    // continue the run in -out from its checkpoint
+	Force  bool    // replace the run in -out
+
+	fs      *flag.FlagSet
+	changed []string // flags a resumed run changed (-epochs, -data)
 }
 
 // Register defines the standard flags on fs with the example's defaults.
+// Define the example's own flags on fs too, then call Parse.
 func Register(fs *flag.FlagSet, def Flags) *Flags {
-	f := &Flags{}
-	fs.IntVar(&f.Epochs, "epochs", def.Epochs, "training epochs")
-	fs.IntVar(&f.Batch, "batch", def.Batch, "batch size")
-	fs.Float64Var(&f.LR, "lr", def.LR, "base learning rate")
-	fs.Uint64Var(&f.Seed, "seed", def.Seed, "seed for initialisation, shuffling and dropout")
-	fs.IntVar(&f.Limit, "limit", 0, "use only the first N training images (0: all)")
+	f := &Flags{fs: fs}
+	fs.IntVar(&f.Epochs, "epochs", def.Epochs, "training epochs (≥ 1; may be raised when resuming)")
+	fs.IntVar(&f.Batch, "batch", def.Batch, "batch size (≥ 1)")
+	fs.Float64Var(&f.LR, "lr", def.LR, "base learning rate (> 0)")
+	fs.Uint64Var(&f.Seed, "seed", def.Seed, "seed for initialisation, shuffling and dropout (≥ 1)")
+	fs.IntVar(&f.Limit, "limit", def.Limit, "use only the first N training images (0: all)")
 	fs.StringVar(&f.Data, "data", "", "folder with the MNIST .gz files (default: $RETINA_DATA, then the Go module cache)")
-	fs.StringVar(&f.Out, "out", "", "output folder (default: a new folder under runs/)")
-	fs.BoolVar(&f.Resume, "resume", false, "resume the run in -out from its checkpoint")
+	fs.StringVar(&f.Out, "out", "", "output folder, new or empty (default: a new folder under runs/)")
+	fs.BoolVar(&f.Resume, "resume", false, "continue the run in -out from its checkpoint, with the flags it was started with")
+	fs.BoolVar(&f.Force, "force", false, "replace the run that -out holds")
 	return f
+}
+
+// unrecorded are the flags that are not part of a run's configuration.
+var unrecorded = map[string]bool{"out": true, "resume": true, "force": true}
+
+// mayChange are the flags a resumed run may give new values: more epochs,
+// and the data folder (the files are checked by their SHA-256 wherever
+// they are).
+var mayChange = map[string]bool{"epochs": true, "data": true}
+
+// Parse parses args (os.Args[1:]) into the flag set, then checks the
+// standard flags. With -resume it first restores every flag not given from
+// the run's config.json, and refuses a given flag that would change the
+// run (all but -epochs, which may be raised, and -data).
+func (f *Flags) Parse(args []string) error {
+	if err := f.fs.Parse(args); err != nil {
+		return err
+	}
+	if f.fs.NArg() > 0 {
+		return errors.Errorf("unexpected argument %q (flags start with -)", f.fs.Arg(0))
+	}
+	if f.Resume && f.Force {
+		return errors.New("-resume and -force: continue the run or replace it, not both")
+	}
+	if f.Resume {
+		if err := f.restore(); err != nil {
+			return err
+		}
+	}
+	return f.validate()
+}
+
+func (f *Flags) validate() error {
+	switch {
+	case f.Epochs < 1:
+		return errors.Errorf("-epochs %d: want at least 1", f.Epochs)
+	case f.Batch < 1:
+		return errors.Errorf("-batch %d: want at least 1", f.Batch)
+	case f.Seed < 1:
+		return errors.Errorf("-seed %d: want at least 1", f.Seed)
+	case f.Limit < 0:
+		return errors.Errorf("-limit %d: want 0 (all) or a number of images", f.Limit)
+	}
+	return CheckFloat("lr", f.LR, math.SmallestNonzeroFloat64, math.Inf(1))
+}
+
+// CheckFloat returns an error naming -name unless v is finite and
+// lo ≤ v < hi (hi +Inf: no upper bound).
+func CheckFloat(name string, v, lo, hi float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < lo || v >= hi {
+		want := fmt.Sprintf("a finite number ≥ %g", lo)
+		switch {
+		case lo == math.SmallestNonzeroFloat64:
+			want = "a finite number > 0"
+		case !math.IsInf(hi, 1):
+			want = fmt.Sprintf("%g ≤ value < %g", lo, hi)
+		}
+		return errors.Errorf("-%s %v: want %s", name, v, want)
+	}
+	return nil
+}
+
+// CheckInt returns an error naming -name unless lo ≤ v ≤ hi.
+func CheckInt(name string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		if hi == math.MaxInt {
+			return errors.Errorf("-%s %d: want at least %d", name, v, lo)
+		}
+		return errors.Errorf("-%s %d: want %d to %d", name, v, lo, hi)
+	}
+	return nil
+}
+
+// config is config.json: the run's flags, as given or defaulted, and the
+// settings and machine it ran with.
+type config struct {
+	Example  string            `json:"example"`
+	Flags    map[string]string `json:"flags"`
+	Settings map[string]any    `json:"settings,omitempty"`
+	Machine  map[string]any    `json:"machine"`
+}
+
+// ConfigName is the file in a run folder that records the run's flags.
+const ConfigName = "config.json"
+
+func readConfig(dir string) (*config, error) {
+	data, err := os.ReadFile(filepath.Join(dir, ConfigName))
+	if err != nil {
+		return nil, errors.Errorf("-out %s: no run to resume (%v)", dir, err)
+	}
+	var c config
+	if err := json.Unmarshal(data, &c); err != nil || c.Flags == nil {
+		return nil, errors.Errorf("-out %s: %s is not a Retina run configuration (%v)", dir, ConfigName, err)
+	}
+	return &c, nil
+}
+
+// restore sets the flags not given on the command line to the resumed
+// run's values and refuses given ones that differ.
+func (f *Flags) restore() error {
+	if f.Out == "" {
+		return errors.New("-resume needs -out: the folder of the run to continue")
+	}
+	c, err := readConfig(f.Out)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(f.Out, train.CheckpointName)); err != nil {
+		return errors.Errorf("-out %s: no checkpoint to resume from (%s)", f.Out, train.CheckpointName)
+	}
+	given := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	var errs []string
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		saved, ok := c.Flags[fl.Name]
+		switch {
+		case unrecorded[fl.Name] || !ok:
+		case !given[fl.Name]:
+			if err := fl.Value.Set(saved); err != nil {
+				errs = append(errs, fmt.Sprintf("-%s: the run's value %q: %v", fl.Name, saved, err))
+			}
+		case fl.Value.String() == saved:
+		case mayChange[fl.Name]:
+			f.changed = append(f.changed, fl.Name)
+		default:
+			errs = append(errs, fmt.Sprintf("-%s %s: the run in %s was started with -%s %s; resume without -%s (or start a new run)",
+				fl.Name, fl.Value, f.Out, fl.Name, saved, fl.Name))
+		}
+	})
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	if saved, err := strconv.Atoi(c.Flags["epochs"]); err == nil && f.Epochs < saved {
+		return errors.Errorf("-epochs %d: the run in %s was started with -epochs %d; a resumed run may only raise it", f.Epochs, f.Out, saved)
+	}
+	return nil
+}
+
+// flagValues returns the recorded flags and their values.
+func (f *Flags) flagValues() map[string]string {
+	m := map[string]string{}
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		if !unrecorded[fl.Name] {
+			m[fl.Name] = fl.Value.String()
+		}
+	})
+	return m
 }
 
 // Run is one execution of an example.
@@ -65,6 +221,8 @@ type Run struct {
 	Comm dist.AllReducer
 	// Out is standard output on rank 0 and io.Discard on the other ranks.
 	Out io.Writer
+
+	fresh bool // Start made Dir (or found it empty): Close removes it if the run wrote nothing
 }
 
 // SavePlot runs save, which writes a figure, on rank 0 only.
@@ -79,13 +237,25 @@ func (r *Run) SavePlot(save func() error) error {
 // rank 0.
 func (r *Run) Primary() bool { return r.Comm.Rank() == 0 }
 
-// Start creates the run directory, writes config.json (the flags plus
-// extra settings) and prints a banner with the BLAS backend in use.
+// Start creates the run directory, writes config.json (every flag's value
+// plus the example's settings and the machine) and prints a banner with the
+// BLAS backend in use. Call it after Parse and after checking the
+// example's own flags.
+//
+// A new run never writes into another: without -out it makes a new folder
+// runs/NAME-YYYYMMDD-HHMMSS (-2, -3, … when that exists); an -out folder
+// must be new or empty, unless -force replaces the run it holds. With
+// -resume the folder must hold the run; a raised -epochs or a new -data is
+// recorded in its config.json. If the run fails before writing anything
+// but config.json, Close removes the folder.
 //
 // Under mpirun (a binary built with -tags mpi), every rank calls Start; rank
 // 0 creates the directory and writes the files, and every rank must be given
 // the same -out when resuming.
-func Start(name string, f *Flags, extra map[string]any) (*Run, error) {
+func Start(name string, f *Flags, settings map[string]any) (*Run, error) {
+	if f.fs == nil || !f.fs.Parsed() {
+		return nil, errors.New("cli: Start before Flags.Parse")
+	}
 	comm, err := dist.Open()
 	if err != nil {
 		return nil, err
@@ -94,27 +264,20 @@ func Start(name string, f *Flags, extra map[string]any) (*Run, error) {
 	if !r.Primary() {
 		r.Out = io.Discard
 	}
-	if r.Dir == "" {
-		if f.Resume {
-			return nil, errors.New("-resume needs -out: the folder of the run to continue")
-		}
-		r.Dir = filepath.Join("runs", fmt.Sprintf("%s-%s", name, time.Now().Format("20060102-150405")))
-	}
 	if r.Primary() {
-		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		if err := r.makeDir(); err != nil {
+			comm.Close()
 			return nil, err
 		}
 	}
-	cfg := map[string]any{
-		"example": name, "epochs": f.Epochs, "batch": f.Batch, "lr": f.LR, "seed": f.Seed, "limit": f.Limit,
-		"data": f.Data, "blas": ops.Backend(), "go": runtime.Version(), "cpus": runtime.NumCPU(), "machine": Machine(),
-		"processes": comm.Size(),
-	}
-	for k, v := range extra {
-		cfg[k] = v
-	}
-	if !f.Resume && r.Primary() {
-		if err := train.WriteJSON(filepath.Join(r.Dir, "config.json"), cfg); err != nil {
+	c := config{Example: name, Flags: f.flagValues(), Settings: settings, Machine: map[string]any{
+		"blas": ops.Backend(), "go": runtime.Version(), "cpus": runtime.NumCPU(), "gomaxprocs": runtime.GOMAXPROCS(0),
+		"cpu": Machine(), "processes": comm.Size(),
+	}}
+	if r.Primary() && (!f.Resume || len(f.changed) > 0) {
+		if err := train.WriteJSON(filepath.Join(r.Dir, ConfigName), c); err != nil {
+			r.removeIfEmpty()
+			comm.Close()
 			return nil, err
 		}
 	}
@@ -125,9 +288,91 @@ func Start(name string, f *Flags, extra map[string]any) (*Run, error) {
 	return r, nil
 }
 
-// Close stops listening for signals and leaves the MPI job, if any.
+// makeDir makes or checks the run folder as Start describes.
+func (r *Run) makeDir() error {
+	f := r.Flags
+	if f.Resume {
+		return nil // Parse checked that -out holds the run
+	}
+	if r.Dir == "" {
+		if err := os.MkdirAll("runs", 0o755); err != nil {
+			return errors.Wrap(err, "cli: making runs/")
+		}
+		base := filepath.Join("runs", fmt.Sprintf("%s-%s", r.Name, time.Now().Format("20060102-150405")))
+		for i := 1; ; i++ {
+			r.Dir = base
+			if i > 1 {
+				r.Dir = fmt.Sprintf("%s-%d", base, i)
+			}
+			err := os.Mkdir(r.Dir, 0o755)
+			if err == nil {
+				r.fresh = true
+				return nil
+			}
+			if !errors.Is(err, fs.ErrExist) || i == 1000 {
+				return errors.Wrap(err, "cli: making the run folder")
+			}
+		}
+	}
+	entries, err := os.ReadDir(r.Dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+			return errors.Wrapf(err, "-out %s", r.Dir)
+		}
+		r.fresh = true
+		return nil
+	case err != nil:
+		return errors.Wrapf(err, "-out %s", r.Dir)
+	case len(entries) == 0:
+		r.fresh = true
+		return nil
+	}
+	_, statErr := os.Stat(filepath.Join(r.Dir, ConfigName))
+	isRun := statErr == nil
+	switch {
+	case isRun && f.Force:
+		if err := os.RemoveAll(r.Dir); err != nil {
+			return errors.Wrapf(err, "-force: removing the run in %s", r.Dir)
+		}
+		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+			return errors.Wrapf(err, "-out %s", r.Dir)
+		}
+		r.fresh = true
+		return nil
+	case isRun:
+		return errors.Errorf("-out %s holds a run: continue it with -out %s -resume, replace it with -force, or choose another folder", r.Dir, r.Dir)
+	}
+	return errors.Errorf("-out %s is not empty and holds no Retina run (no %s): choose a new or empty folder", r.Dir, ConfigName)
+}
+
+// removeIfEmpty removes a folder Start made if it holds nothing but
+// config.json: the run failed before it produced anything.
+func (r *Run) removeIfEmpty() {
+	if !r.fresh || !r.Primary() {
+		return
+	}
+	entries, err := os.ReadDir(r.Dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Name() != ConfigName {
+			return
+		}
+	}
+	os.RemoveAll(r.Dir)
+	if r.Flags.Out == "" {
+		os.Remove(filepath.Dir(r.Dir)) // runs/, if this run was its only one
+	}
+}
+
+// Close stops listening for signals and leaves the MPI job, if any. A
+// folder Start made that holds nothing but config.json (the run failed
+// before writing anything) is removed.
 func (r *Run) Close() {
 	r.stop()
+	r.removeIfEmpty()
 	r.Comm.Close()
 }
 
@@ -137,8 +382,10 @@ func (r *Run) MNIST() (trainSet, testSet *datasets.Set, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.Flags.Limit > 0 && r.Flags.Limit < trainSet.Len() {
-		trainSet = trainSet.Subset(0, r.Flags.Limit)
+	if n := r.Flags.Limit; n > trainSet.Len() {
+		return nil, nil, errors.Errorf("-limit %d: the training set has %d images", n, trainSet.Len())
+	} else if n > 0 {
+		trainSet = trainSet.Subset(0, n)
 	}
 	return trainSet, testSet, nil
 }
@@ -167,7 +414,7 @@ func (r *Run) fit(tr *train.Trainer, data train.Data, dir string, required bool)
 	}
 	res, err := tr.Fit(r.Ctx, data)
 	if errors.Is(err, train.ErrInterrupted) {
-		return res, errors.Errorf("interrupted; checkpoint saved in %s. Continue with: -out %s -resume", dir, r.Dir)
+		return res, errors.Errorf("interrupted; checkpoint saved in %s. Continue the run with: -out %s -resume", dir, r.Dir)
 	}
 	return res, err
 }
