@@ -318,8 +318,9 @@ func convInputGrad[T Float](g convGeom, ws *convWorkspace, w, dy, dx []T) {
 
 // convFilterGrad computes dw (F, CKK) from x (N, C, H, W) and dy (N, F, OH,
 // OW): each chunk's product goes to its own partial sum, and the partial
-// sums are added in chunk order, so the result does not depend on which core
-// ran which chunk.
+// sums are added in chunk order. The chunks depend on the geometry alone
+// (see chunk), so the result depends neither on GOMAXPROCS nor on which
+// core ran which chunk.
 func convFilterGrad[T Float](g convGeom, ws *convWorkspace, x, dy, dw []T) {
 	K, P, FK := g.ckk(), g.p(), g.F*g.ckk()
 	G := g.chunk(sizeOf[T]())

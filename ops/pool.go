@@ -68,7 +68,9 @@ func newPoolGeom(xs tensor.Shape, win Window) (poolGeom, error) {
 // Padded cells never win: they are outside the input, not zeros; padding must
 // be smaller than the window. The gradient flows to the arg-max cell of each
 // window; on ties the first maximal cell in row-major order (top-most, then
-// left-most) wins, in the forward and the backward pass alike.
+// left-most) wins, in the forward and the backward pass alike. NaN
+// propagates as in PyTorch: a window holding a NaN pools to that NaN, and
+// its gradient goes to it (to the last NaN in row-major order if several).
 func MaxPool2D(x *G.Node, win Window) (*G.Node, error) {
 	return pool2D(MaxPool, x, win)
 }
@@ -267,13 +269,14 @@ func (g poolGeom) window(oh, ow int) (r0, r1, c0, c1 int) {
 }
 
 // argmax returns the offset in plane x (H×W) of the first largest cell of the
-// window of output cell (oh, ow), in row-major order.
+// window of output cell (oh, ow) in row-major order or, if the window holds
+// NaNs, of the last NaN (PyTorch's rule).
 func argmax[T Float](g poolGeom, x []T, oh, ow int) int {
 	r0, r1, c0, c1 := g.window(oh, ow)
 	best, at := T(math.Inf(-1)), -1
 	for r := r0; r < r1; r++ {
 		for c, v := range x[r*g.W+c0 : r*g.W+c1] {
-			if v > best || at < 0 {
+			if beats(v, best) || at < 0 {
 				best, at = v, r*g.W+c0+c
 			}
 		}
@@ -287,19 +290,32 @@ func (g poolGeom) max2x2(kind PoolKind) bool {
 	return kind == MaxPool && g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0
 }
 
-// argmax2x2 returns the offset in x of the first largest of the four cells
-// x[i], x[i+1], x[j], x[j+1] (a 2×2 window whose rows start at i and j), in
-// row-major order.
+// beats reports whether v, coming after best in a window's row-major order,
+// takes its place as the arg-max: v is larger, or v is NaN.
+func beats[T Float](v, best T) bool { return v > best || v != v }
+
+// stack returns how many of the planes [lo, hi) the 2×2 fast path pools
+// per call: all of them when the height is even, for then they are whole
+// row pairs back to back, the rows of one tall plane; else one.
+func (g poolGeom) stack(lo, hi int) int {
+	if g.H%2 == 0 {
+		return hi - lo
+	}
+	return 1
+}
+
+// argmax2x2 returns the offset in x of the arg-max (see argmax) of the four
+// cells x[i], x[i+1], x[j], x[j+1] (a 2×2 window whose rows start at i and j).
 func argmax2x2[T Float](x []T, i, j int) int {
 	top := i
-	if x[i+1] > x[i] {
+	if beats(x[i+1], x[i]) {
 		top = i + 1
 	}
 	bottom := j
-	if x[j+1] > x[j] {
+	if beats(x[j+1], x[j]) {
 		bottom = j + 1
 	}
-	if x[bottom] > x[top] {
+	if beats(x[bottom], x[top]) {
 		return bottom
 	}
 	return top
@@ -312,6 +328,11 @@ func maxPool2x2[T Float](x, y []T, w, oh, ow int) {
 		maxPool2x2Asm(unsafe.Pointer(&x32[0]), unsafe.Pointer(&any(y).([]float32)[0]), w, oh, ow/16, poolTail(ow))
 		return
 	}
+	maxPool2x2Go(x, y, w, oh, ow)
+}
+
+// maxPool2x2Go is maxPool2x2 without assembly.
+func maxPool2x2Go[T Float](x, y []T, w, oh, ow int) {
 	for r := 0; r < oh; r++ {
 		out := y[r*ow : (r+1)*ow]
 		i, j := 2*r*w, (2*r+1)*w
@@ -321,8 +342,8 @@ func maxPool2x2[T Float](x, y []T, w, oh, ow int) {
 	}
 }
 
-// maxPool2x2Grad routes each gradient of dy to the first largest cell of its
-// window (row-major order) in dx, which it overwrites.
+// maxPool2x2Grad routes each gradient of dy to the arg-max of its window
+// (see argmax) in dx, which it overwrites.
 func maxPool2x2Grad[T Float](x, dy, dx []T, w, oh, ow int) {
 	if x32, ok := any(x).([]float32); ok && haveRowsAsm && oh > 0 && ow > 0 {
 		dx32 := any(dx).([]float32)
@@ -338,6 +359,11 @@ func maxPool2x2Grad[T Float](x, dy, dx []T, w, oh, ow int) {
 		clear(dx32[2*oh*w:])
 		return
 	}
+	maxPool2x2GradGo(x, dy, dx, w, oh, ow)
+}
+
+// maxPool2x2GradGo is maxPool2x2Grad without assembly.
+func maxPool2x2GradGo[T Float](x, dy, dx []T, w, oh, ow int) {
 	clear(dx)
 	for r := 0; r < oh; r++ {
 		d := dy[r*ow : (r+1)*ow]
@@ -369,8 +395,8 @@ func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T) {
 	plane, oplane := g.H*g.W, g.OH*g.OW
 	if g.max2x2(kind) {
 		parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
-			for pl := lo; pl < hi; pl++ {
-				maxPool2x2(x[pl*plane:(pl+1)*plane], y[pl*oplane:(pl+1)*oplane], g.W, g.OH, g.OW)
+			for pl, n := lo, g.stack(lo, hi); pl < hi; pl += n {
+				maxPool2x2(x[pl*plane:(pl+n)*plane], y[pl*oplane:(pl+n)*oplane], g.W, n*g.OH, g.OW)
 			}
 		})
 		return
@@ -403,8 +429,8 @@ func poolBackward[T Float](g poolGeom, kind PoolKind, x, dy, dx []T) {
 	plane, oplane := g.H*g.W, g.OH*g.OW
 	if g.max2x2(kind) {
 		parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
-			for pl := lo; pl < hi; pl++ {
-				maxPool2x2Grad(x[pl*plane:(pl+1)*plane], dy[pl*oplane:(pl+1)*oplane], dx[pl*plane:(pl+1)*plane], g.W, g.OH, g.OW)
+			for pl, n := lo, g.stack(lo, hi); pl < hi; pl += n {
+				maxPool2x2Grad(x[pl*plane:(pl+n)*plane], dy[pl*oplane:(pl+n)*oplane], dx[pl*plane:(pl+n)*plane], g.W, n*g.OH, g.OW)
 			}
 		})
 		return

@@ -83,9 +83,14 @@ GLOBL zipHi<>(SB), RODATA, $64
 //   K7 lane mask of the block's outputs
 //   SI top row of the block, R9 row stride in bytes
 // WINDOWS loads 16 windows and leaves in Z0 a (top even), Z1 b (top odd),
-// Z2 c (bottom even), Z3 d (bottom odd); K2 = b > a, K3 = d > c,
-// K4 = the bottom pair wins; Z6 the largest of each window, the first on
-// ties (NaNs never win).
+// Z2 c (bottom even), Z3 d (bottom odd); K2 = a beats b, K3 = c beats d,
+// K4 = the top pair beats the bottom pair; Z6 the value at the arg-max of
+// each window. The earlier of two cells wins unless the later one is
+// larger or NaN: "earlier wins" is NGT_UQ(later, earlier) (0x1a: not
+// greater, or unordered), masked by ORD_Q (0x07) of the later cell with
+// itself, so that the first largest cell wins, or the last NaN as in
+// PyTorch. The NaN tests do not depend on the comparisons, which keeps
+// them off the critical path. K1 is clobbered.
 #define WINDOWS \
 	VMOVUPS.Z (SI), K5, Z8; \
 	VMOVUPS.Z 64(SI), K6, Z9; \
@@ -99,16 +104,19 @@ GLOBL zipHi<>(SB), RODATA, $64
 	VPERMI2PS Z11, Z10, Z2; \
 	VMOVAPS Z21, Z3; \
 	VPERMI2PS Z11, Z10, Z3; \
-	VCMPPS $0x1e, Z0, Z1, K2; \
-	VCMPPS $0x1e, Z2, Z3, K3; \
-	VBLENDMPS Z1, Z0, K2, Z4; \
-	VBLENDMPS Z3, Z2, K3, Z5; \
-	VCMPPS $0x1e, Z4, Z5, K4; \
-	VBLENDMPS Z5, Z4, K4, Z6
+	VCMPPS $0x07, Z1, Z1, K1; \
+	VCMPPS $0x1a, Z0, Z1, K1, K2; \
+	VCMPPS $0x07, Z3, Z3, K1; \
+	VCMPPS $0x1a, Z2, Z3, K1, K3; \
+	VBLENDMPS Z0, Z1, K2, Z4; \
+	VBLENDMPS Z2, Z3, K3, Z5; \
+	VCMPPS $0x07, Z3, Z2, K1; \
+	VCMPPS $0x1a, Z4, Z5, K1, K4; \
+	VBLENDMPS Z4, Z5, K4, Z6
 
 // func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64)
-// For output row r and column c: y[r·ow + c] is the largest of the 2×2
-// window of x at (2r, 2c) (rows of w floats), the first on ties. full is
+// For output row r and column c: y[r·ow + c] is the value at the arg-max
+// of the 2×2 window of x at (2r, 2c) (rows of w floats; see WINDOWS). full is
 // ow/16; tail packs the masks of the last, partial block: inputs 0-15 in
 // bits 0-15, inputs 16-31 in bits 16-31, outputs in bits 32-47 (0: none).
 TEXT ·maxPool2x2Asm(SB), NOSPLIT, $0-48
@@ -169,8 +177,8 @@ fwdDone:
 
 // func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64)
 // Writes the first 2·ow columns of the first 2·oh rows of dx: each cell is
-// the gradient dy of its window if it is the window's first largest cell,
-// else 0. Arguments as for maxPool2x2Asm.
+// the gradient dy of its window if it is the window's arg-max, else 0.
+// Arguments as for maxPool2x2Asm.
 TEXT ·maxPool2x2GradAsm(SB), NOSPLIT, $0-56
 	MOVQ x+0(FP), SI
 	MOVQ dy+8(FP), DI
@@ -236,14 +244,14 @@ bwdDone:
 TEXT bwdBlock<>(SB), NOSPLIT, $0
 	WINDOWS
 	VMOVUPS.Z (DI), K7, Z12
-	KANDNW K2, K4, K1           // b wins: b > a and the top pair wins
+	KANDNW K4, K2, K1           // b wins: b beats a, the top pair wins
 	VMOVAPS.Z Z12, K1, Z14
-	KORW K2, K4, K1
-	KNOTW K1, K1                // a wins
+	KANDW K2, K4, K1            // a wins
 	VMOVAPS.Z Z12, K1, Z13
-	KANDNW K4, K3, K1           // c wins: not d > c, bottom pair wins
+	KANDNW K3, K4, K1           // c wins: c beats d, the bottom pair wins
 	VMOVAPS.Z Z12, K1, Z15
-	KANDW K3, K4, K1            // d wins
+	KORW K3, K4, K1
+	KNOTW K1, K1                // d wins
 	VMOVAPS.Z Z12, K1, Z16
 	VMOVAPS Z22, Z17
 	VPERMI2PS Z14, Z13, Z17     // a0 b0 a1 b1 … a7 b7

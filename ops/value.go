@@ -40,32 +40,6 @@ func checkShape(d *tensor.Dense, want tensor.Shape, what string) error {
 	return nil
 }
 
-// scalarOf returns the value of a scalar Value (a Gorgonia F32/F64 or a
-// one-element tensor) as float64.
-func scalarOf(v G.Value) (float64, error) {
-	switch s := v.(type) {
-	case *G.F32:
-		return float64(*s), nil
-	case *G.F64:
-		return float64(*s), nil
-	case *tensor.Dense:
-		if s.Size() != 1 {
-			return 0, errors.Errorf("expected a scalar, got shape %v", s.Shape())
-		}
-		switch d := s.Data().(type) {
-		case []float32:
-			return float64(d[0]), nil
-		case []float64:
-			return d[0], nil
-		case float32:
-			return float64(d), nil
-		case float64:
-			return d, nil
-		}
-	}
-	return 0, errors.Errorf("expected a float scalar, got %T", v)
-}
-
 // outBuf is an op-owned output tensor, reused while shape and dtype match.
 type outBuf struct{ t *tensor.Dense }
 
@@ -133,9 +107,6 @@ func dtypeOf(what string, vs ...*tensor.Dense) (tensor.Dtype, error) {
 	}
 	return dt, nil
 }
-
-// nodeShape returns a node's shape as ints, for error messages and checks.
-func nodeShape(n *G.Node) tensor.Shape { return n.Shape() }
 
 // addTo adds src into the gradient value dst (dst += src); both contiguous, same dtype and size.
 func addTo(dst G.Value, src *tensor.Dense, what string) error {

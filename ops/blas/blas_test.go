@@ -521,7 +521,7 @@ func TestPartition(t *testing.T) {
 		{4096, 64, 1024, 4, 4, 1, 1},
 		{1 << 20, 1, 1, 2, 2, 1, 1}, // one column, k = 1: split m
 	} {
-		pm, pn, pk := partition(kernelAVX512Like, tc.m, tc.n, tc.k, tc.threads)
+		pm, pn, pk := partition(kernelAVX512Like, tc.m, tc.n, tc.k, tc.threads, true)
 		if pm != tc.pm || pn != tc.pn || pk != tc.pk {
 			t.Errorf("partition(%d, %d, %d, %d threads) = %d×%d×%d, want %d×%d×%d", tc.m, tc.n, tc.k, tc.threads, pm, pn, pk, tc.pm, tc.pn, tc.pk)
 		}

@@ -74,12 +74,37 @@
 // The pure-Go backend runs small problems on the calling goroutine. Larger
 // ones are split, by a cost model, along the columns, the rows or the depth
 // k of the product, into a few chunks per thread that the calling goroutine
-// and the long-lived workers of package ops/par claim in turn. After a job a worker
+// and the long-lived workers of package ops/par claim in turn; a split
+// along k is planned from the problem size alone, for 8 threads and
+// chunks at least 1024 deep, whatever the number of threads (see
+// Determinism). After a job a worker
 // polls for the next one for about 200µs, yielding between polls, before
 // it parks: this hides the wake-up latency of parked threads (tens of
 // microseconds on virtual machines) from the closely spaced calls of a
 // training step. Packing buffers are kept for reuse, so calls of a
 // steady size do not allocate.
+//
+// # Determinism
+//
+// The pure-Go backend gives the same bits for the same arguments whatever
+// the number of threads (GOMAXPROCS, SetThreads, RETINA_BLAS_THREADS) and
+// whichever thread computes which chunk. Sgemm cuts C into blocks according
+// to the number of threads, but every kernel rounds an element of C the
+// same way wherever it lies in a block; a split along k, which changes the
+// rounding, depends only on m, n and k, and its partial products are added
+// to C in a fixed order. Dgemm (gonum) computes every block of C serially
+// over k, whatever GOMAXPROCS. Results do depend on the kernel: go-avx512,
+// go-avx2 and go-generic round differently, so they differ between CPUs
+// and with the noasm build tag.
+//
+// The OpenBLAS backend makes no such promise: OpenBLAS's sgemm and dgemm
+// split their work according to the number of threads they are given
+// (openblas_set_num_threads(Threads())), and the bits of C change with it:
+// Debian 12's OpenBLAS 0.3.21 gives different results with 1, 2, 3 and 8
+// threads on every one of Retina's GEMM shapes. That backend is in use with
+// RETINA_BLAS=openblas, and with RETINA_BLAS=auto (the default) on a CPU
+// without the go-avx512 kernel when OpenBLAS can be loaded; RETINA_BLAS=go
+// makes training reproducible across thread counts.
 //
 // All functions may be called concurrently.
 package blas

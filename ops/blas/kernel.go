@@ -23,7 +23,7 @@ type kernel struct {
 	//	C = alpha·Ap·Bp + beta·C
 	// where C has row stride ldc, Ap is a packed A panel and Bp a packed B
 	// panel, both kc deep. beta == 0 means C is not read.
-	tile func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int, ws *workspace)
+	tile func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int)
 
 	// transpose sets dst[p·stride+r] = src[r·lds+p] for r < rows, p < kc.
 	transpose func(dst []float32, stride int, src []float32, lds, rows, kc int)
@@ -73,18 +73,8 @@ func currentKernel() *kernel {
 	return defaultKernel
 }
 
-// kernelByName returns the compiled-in kernel with the given name, or nil.
-func kernelByName(name string) *kernel {
-	for _, k := range kernels {
-		if k.name == name {
-			return k
-		}
-	}
-	return nil
-}
-
 // tileGeneric is the pure-Go micro-kernel: a 4×4 register block.
-func tileGeneric(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int, _ *workspace) {
+func tileGeneric(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int) {
 	ap := unsafe.Slice(a, 4*kc)
 	bp := unsafe.Slice(b, 4*kc)
 	var (

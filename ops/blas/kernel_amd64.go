@@ -128,7 +128,7 @@ var kernelAVX512 = &kernel{
 }
 
 // kernelAVX2 is the 6×16 AVX2+FMA kernel; partial tiles go through a
-// scratch tile.
+// scratch tile, with the same arithmetic as full ones.
 var kernelAVX2 = &kernel{
 	name:       "avx2",
 	mr:         6,
@@ -140,7 +140,7 @@ var kernelAVX2 = &kernel{
 	copyPanels: copyPanelsAVX2,
 }
 
-func tileAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int, _ *workspace) {
+func tileAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int) {
 	var m0, m1 uint16 = 0xffff, 0xffff
 	if nr < 32 {
 		if nr <= 16 {
@@ -152,14 +152,25 @@ func tileAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr i
 	avx512Kernels[mr-1](kc, a, b, c, ldc, alpha, beta, m0, m1)
 }
 
-func tileAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int, ws *workspace) {
+func tileAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int) {
 	if mr == 6 && nr == 16 {
 		sgemmKernelAVX2x6x16(kc, a, b, c, ldc, alpha, beta)
 		return
 	}
-	t := &ws.tile
-	sgemmKernelAVX2x6x16(kc, a, b, &t[0], 16, 1, 0)
-	mergeTile(t[:], 16, unsafe.Slice(c, (mr-1)*ldc+nr), ldc, alpha, beta, mr, nr)
+	// The kernel updates a copy of the tile, so that an element is rounded
+	// the same way in a partial tile as in a full one: the result does not
+	// depend on where the tiles of a parallel call start.
+	var t [6 * 16]float32
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	if beta != 0 {
+		for i := 0; i < mr; i++ {
+			copy(t[i*16:i*16+nr], cs[i*ldc:])
+		}
+	}
+	sgemmKernelAVX2x6x16(kc, a, b, &t[0], 16, alpha, beta)
+	for i := 0; i < mr; i++ {
+		copy(cs[i*ldc:i*ldc+nr], t[i*16:])
+	}
 }
 
 // transposeAVX512 sets dst[p·stride+r] = src[r·lds+p] for r < rows, p < kc.

@@ -11,6 +11,18 @@ import (
 // once it holds at least minPartWork multiply-adds.
 const minPartWork = 1 << 19
 
+// A split along k changes how a product is rounded: the depth of its
+// blocks and the order of the sums. So that results do not depend on the
+// number of threads, a k split is planned from the problem size alone, for
+// kSplitThreads threads (rounded down to a power of two, which balances on
+// 1, 2, 4 or 8 threads) and chunks at least kSplitDepth deep, which keeps
+// the serial sum of the chunks' products (m·n additions per chunk, a few
+// percent of the work) cheap even on one thread.
+const (
+	kSplitThreads = 8
+	kSplitDepth   = 1024
+)
+
 // sgemmJob is a pure-Go SGEMM problem with its blocking.
 type sgemmJob struct {
 	transA, transB bool
@@ -28,9 +40,9 @@ type sgemmJob struct {
 }
 
 // sgemmCall is the shared state of a parallel call. Its output is cut into
-// a grid of chunks, cm×cn blocks of C or ck ranges of k, several per
-// participant; participants claim chunks in turn, so a thread slowed down
-// by other load does less of the work.
+// a grid of chunks, cm×cn blocks of C times ck ranges of k (see grid),
+// usually several per participant; participants claim chunks in turn, so a
+// thread slowed down by other load does less of the work.
 type sgemmCall struct {
 	sgemmJob
 	cm, cn, ck int
@@ -42,12 +54,11 @@ type sgemmCall struct {
 // workspace holds one participant's buffers. Workspaces are recycled
 // through a free list, so steady-state calls do not allocate.
 type workspace struct {
-	a, b  []float32       // packed A panel and packed B block, 64-byte aligned
-	c     []float32       // the caller's: partial products of the k chunks after the first
-	tile  [6 * 16]float32 // scratch tile for kernels without masked stores
-	call  *sgemmCall      // the call a worker takes part in
-	own   sgemmCall       // the call of which this is the caller's workspace
-	parts []*workspace    // the workers' workspaces, for the caller
+	a, b  []float32    // packed A panel and packed B block, 64-byte aligned
+	c     []float32    // the caller's: partial products of the k chunks after the first
+	call  *sgemmCall   // the call a worker takes part in
+	own   sgemmCall    // the call of which this is the caller's workspace
+	parts []*workspace // the workers' workspaces, for the caller
 }
 
 var workspaces freeList[workspace]
@@ -102,8 +113,7 @@ func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
 		kern: kern,
 	}
-	pm, pn, pk := partition(kern, m, n, k, threads())
-	cm, cn, ck := chunking(kern, m, n, k, pm, pn, pk)
+	cm, cn, ck, parts := grid(kern, m, n, k, threads())
 
 	// Balance the blocks: k = 784 with kc = 384 gives 3×262, not
 	// 384+384+16. Depths are rounded to 8 for the transposing packers.
@@ -113,8 +123,7 @@ func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 	job.ncBlk = roundUp(ceilDiv(width, ceilDiv(width, kern.nc)), kern.nr)
 
 	self := getWorkspace()
-	parts := pm * pn * pk
-	if parts == 1 {
+	if cm*cn*ck == 1 {
 		job.block(self, 0, m, 0, n, 0, k, c, ldc, beta)
 		putWorkspace(self)
 		return
@@ -146,13 +155,12 @@ func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 	call.work(self, true)
 	par.Wait(&call.done, int32(len(self.parts)))
 	if ck > 1 {
-		// Add the k chunks' partial products in chunk order, so the sum
-		// does not depend on which participant computed which chunk.
-		for tk := 1; tk < ck; tk++ {
-			part := self.c[(tk-1)*m*n : tk*m*n]
-			for i := 0; i < m; i++ {
-				ci := c[i*ldc : i*ldc+n]
-				for j, v := range part[i*n : i*n+n] {
+		// Add the k chunks' partial products to C in chunk order, so the
+		// sum does not depend on which participant computed which chunk.
+		for i := 0; i < m; i++ {
+			ci := c[i*ldc : i*ldc+n]
+			for tk := 1; tk < ck; tk++ {
+				for j, v := range self.c[(tk-1)*m*n+i*n:][:n] {
 					ci[j] += v
 				}
 			}
@@ -195,6 +203,31 @@ func (call *sgemmCall) work(ws *workspace, owner bool) {
 	}
 }
 
+// grid cuts a GEMM into cm×cn×ck chunks for parts participants (the
+// caller and parts−1 workers). Only a split along k changes the rounding,
+// so ck depends on m, n and k alone (see kSplitThreads): the result does
+// not depend on threads. A split of C into cm×cn blocks changes no
+// element's arithmetic (every kernel rounds an element the same way
+// wherever it lies in a tile); it is planned for threads.
+func grid(kern *kernel, m, n, k, threads int) (cm, cn, ck, parts int) {
+	plan := 1
+	for 2*plan <= min(kSplitThreads, k/kSplitDepth) {
+		plan *= 2
+	}
+	if _, _, pk := partition(kern, m, n, k, plan, true); pk > 1 {
+		_, _, ck = chunking(kern, m, n, k, 1, 1, pk)
+		pm, pn := 1, 1
+		if threads > ck {
+			// More threads than k chunks: split each chunk's C as well.
+			pm, pn, _ = partition(kern, m, n, ceilDiv(k, ck), threads/ck, false)
+		}
+		return pm, pn, ck, min(threads, pm*pn*ck)
+	}
+	pm, pn, _ := partition(kern, m, n, k, threads, false)
+	cm, cn, _ = chunking(kern, m, n, k, pm, pn, 1)
+	return cm, cn, 1, pm * pn
+}
+
 // chunking refines a pm×pn×pk partition into chunks, 4 or 2 per part when
 // they stay big enough to cost no extra packing worth mentioning.
 func chunking(kern *kernel, m, n, k, pm, pn, pk int) (cm, cn, ck int) {
@@ -206,7 +239,7 @@ func chunking(kern *kernel, m, n, k, pm, pn, pk int) (cm, cn, ck int) {
 			return pm, pn * f, pk
 		case pm > 1 && ceilDiv(m, pm*f) >= max(64, 4*kern.mr):
 			return pm * f, pn, pk
-		case pk > 1 && ceilDiv(k, pk*f) >= 256:
+		case pk > 1 && ceilDiv(k, pk*f) >= kSplitDepth:
 			return pm, pn, pk * f
 		}
 	}
@@ -214,10 +247,11 @@ func chunking(kern *kernel, m, n, k, pm, pn, pk int) (cm, cn, ck int) {
 }
 
 // partition splits a GEMM among at most threads parts, as a pm×pn grid of
-// C (columns in whole register panels, rows evenly) or, when pk > 1, as pk
-// ranges of k whose products are summed. It minimises a cost model of the
-// busiest part: padded multiply-adds plus packing and reduction traffic.
-func partition(kern *kernel, m, n, k, threads int) (pm, pn, pk int) {
+// C (columns in whole register panels, rows evenly) or, when splitK is set
+// and pk > 1, as pk ranges of k whose products are summed. It minimises a
+// cost model of the busiest part: padded multiply-adds plus packing and
+// reduction traffic.
+func partition(kern *kernel, m, n, k, threads int, splitK bool) (pm, pn, pk int) {
 	// Costs are in multiply-adds, as float64: m·n·k overflows a 32-bit int.
 	work := float64(m) * float64(n) * float64(k)
 	parts := int(min(float64(threads), max(1, work/minPartWork)))
@@ -248,7 +282,7 @@ func partition(kern *kernel, m, n, k, threads int) (pm, pn, pk int) {
 				best, pm, pn, pk = c, qm, qn, 1
 			}
 		}
-		if k >= 16*p {
+		if splitK && k >= 16*p {
 			// Split k; the caller adds p-1 private products to C.
 			if c := cost(m, n, ceilDiv(k, p)) + 4*float64(m)*float64(n)*float64(p); best < 0 || c < best {
 				best, pm, pn, pk = c, 1, 1, p
@@ -289,7 +323,7 @@ func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32,
 				ap := &ws.a[0]
 				crow := ir*ldc + jc
 				for jr := 0; jr < nc; jr += nr {
-					kern.tile(kc, ap, &ws.b[jr*kc], &c[crow+jr], ldc, j.alpha, b, rows, min(nr, nc-jr), ws)
+					kern.tile(kc, ap, &ws.b[jr*kc], &c[crow+jr], ldc, j.alpha, b, rows, min(nr, nc-jr))
 				}
 			}
 		}

@@ -17,11 +17,14 @@ import (
 
 // For splits [0, n) into contiguous chunks of at least grain elements and
 // calls fn(chunk, lo, hi) for each, on the calling goroutine and the pool's
-// workers. The chunk boundaries depend only on n, grain and GOMAXPROCS, so
-// a reduction done per chunk and combined in chunk order is deterministic;
-// which goroutine runs a chunk is not. Loops started while the workers are
-// busy (from fn, or from another goroutine) run with the workers that are
-// free, or on the calling goroutine alone. fn must not panic.
+// workers; which goroutine runs a chunk is not fixed. The chunk boundaries
+// depend on GOMAXPROCS (see Chunks), so For suits elementwise loops only:
+// work whose per-chunk partial results are combined (a sum, say) must cut
+// its chunks from the problem size alone and use For to run them (n =
+// chunks, grain = 1), for its results not to change with GOMAXPROCS. Loops
+// started while the workers are busy (from fn, or from another goroutine)
+// run with the workers that are free, or on the calling goroutine alone.
+// fn must not panic.
 func For(n, grain int, fn func(chunk, lo, hi int)) {
 	chunks := Chunks(n, grain)
 	if chunks <= 1 {
@@ -47,7 +50,7 @@ func Wait(counter *atomic.Int32, target int32) {
 }
 
 // Chunks returns the number of chunks For splits n elements into: up to
-// four per processor, each at least grain elements.
+// four per processor (4·GOMAXPROCS), each at least grain elements.
 func Chunks(n, grain int) int {
 	if grain < 1 {
 		grain = 1
