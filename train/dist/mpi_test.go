@@ -39,8 +39,8 @@ func mpirun(t *testing.T) string {
 
 // runJob runs this test binary's test named run on 2 ranks under mpirun,
 // with the extra environment env (exported to the ranks), and returns its
-// combined output, its error and how long it took.
-func runJob(t *testing.T, run string, timeout time.Duration, env ...string) (string, error, time.Duration) {
+// combined output, how long it took and its error.
+func runJob(t *testing.T, run string, timeout time.Duration, env ...string) (string, time.Duration, error) {
 	t.Helper()
 	args := []string{"--allow-run-as-root", "--oversubscribe", "-np", "2"}
 	for _, kv := range env {
@@ -62,11 +62,11 @@ func runJob(t *testing.T, run string, timeout time.Duration, env ...string) (str
 	if ctx.Err() != nil {
 		t.Fatalf("mpirun did not finish within %v (killed): %v\n%s", timeout, err, out.String())
 	}
-	return out.String(), err, took
+	return out.String(), took, err
 }
 
 func TestMPI(t *testing.T) {
-	out, err, took := runJob(t, "TestChild", 120*time.Second)
+	out, took, err := runJob(t, "TestChild", 120*time.Second)
 	if err != nil {
 		t.Fatalf("2-rank job failed: %v\n%s", err, out)
 	}
@@ -331,7 +331,7 @@ func TestMPIFault(t *testing.T) {
 		{"abort-busy", []string{"rank 0: failing by abort-busy", ": rank 0 of 2 on ", "Abort(6): stopping the job"}, 6},
 	} {
 		t.Run(tc.fault, func(t *testing.T) {
-			out, err, took := runJob(t, "TestChildFault", 60*time.Second, "RETINA_DIST_FAULT="+tc.fault)
+			out, took, err := runJob(t, "TestChildFault", 60*time.Second, "RETINA_DIST_FAULT="+tc.fault)
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) {
 				t.Fatalf("mpirun: %v, want a non-zero exit status\n%s", err, out)
