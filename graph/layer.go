@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -21,23 +22,44 @@ const (
 )
 
 // A Layer is one stage of a model. Layers are values describing the stage;
-// the Model holds their parameters.
+// the Model holds their parameters. Most layers take one input; Add and
+// Concat take several.
 type Layer interface {
-	// Kind is the layer's type name, used for default names: a model's
+	// Kind is the layer's type name, used for default names: a scope's
 	// second "conv" layer is called conv2.
 	Kind() string
-	// Declare checks the per-sample input shape and returns the output shape
-	// and the parameters the layer needs (nil for none).
-	Declare(in Shape) (out Shape, params []ParamSpec, err error)
-	// Build applies the layer to x, whose shape is (N, in...), given its
+	// Declare checks the per-sample input shapes and returns the output
+	// shape and the parameters the layer needs (nil for none).
+	Declare(in []Shape) (out Shape, params []ParamSpec, err error)
+	// Build applies the layer to its inputs, of shapes (N, in...), given its
 	// parameter nodes in the order Declare listed them.
-	Build(ctx *Context, x *G.Node, params []*G.Node) (*G.Node, error)
+	Build(ctx *Context, in []*G.Node, params []*G.Node) (*G.Node, error)
 }
 
 // MACer is implemented by layers that multiply: MACs returns the
-// multiply-accumulates of one forward pass of one sample.
+// multiply-accumulates of one forward pass of one sample, given the layer's
+// first input shape.
 type MACer interface {
 	MACs(in Shape) int64
+}
+
+// Init says how a layer's weights are drawn (biases always start at zero).
+type Init int
+
+const (
+	// GlorotUniform draws from U(±√(6/(fan_in+fan_out))) (Glorot & Bengio
+	// 2010), for layers feeding a linear, sigmoid or tanh unit. The default.
+	GlorotUniform Init = iota
+	// HeUniform draws from U(±√(6/fan_in)) (He et al. 2015), for layers
+	// feeding a ReLU-family activation.
+	HeUniform
+)
+
+func (i Init) String() string {
+	if i == HeUniform {
+		return "he-uniform"
+	}
+	return "glorot-uniform"
 }
 
 // ParamSpec declares one learnable tensor of a layer.
@@ -45,6 +67,7 @@ type ParamSpec struct {
 	Name   string // suffix after "<layer>/", e.g. "W" or "b"
 	Shape  Shape  // full shape of the tensor
 	Bias   bool   // biases start at zero; weights are drawn at random
+	Init   Init   // how weights are drawn
 	FanIn  int    // inputs feeding each output unit (weights only)
 	FanOut int    // outputs each input feeds (weights only)
 }
@@ -53,7 +76,7 @@ type ParamSpec struct {
 type Context struct {
 	Mode  Mode
 	Index int    // position of the layer in the model, from 0
-	Name  string // resolved layer name, e.g. "conv1"
+	Name  string // the layer's path, e.g. "block2/conv1"
 	built *Built
 }
 
@@ -65,4 +88,21 @@ func (c *Context) RandomState(st *ops.DropoutState) {
 		c.built.random = append(c.built.random, st)
 		c.built.randomLayer = append(c.built.randomLayer, c.Index)
 	}
+}
+
+// one returns the single input shape of a one-input layer.
+func one(in []Shape) (Shape, error) {
+	if len(in) != 1 {
+		return nil, errors.Errorf("takes one input, given %d", len(in))
+	}
+	return in[0], nil
+}
+
+// InitBefore returns the initialisation for weights that feed the
+// activation layer act: HeUniform before a ReLU, GlorotUniform otherwise.
+func InitBefore(act Layer) Init {
+	if _, ok := act.(ReLU); ok {
+		return HeUniform
+	}
+	return GlorotUniform
 }

@@ -15,26 +15,31 @@ type Dense struct {
 	Name   string // optional; default dense1, dense2, …
 	Units  int    // output features
 	NoBias bool   // omit b
+	Init   Init   // how W is drawn: GlorotUniform (default), or HeUniform before a ReLU
 }
 
 func (d Dense) Kind() string { return "dense" }
 
-func (d Dense) Declare(in Shape) (Shape, []ParamSpec, error) {
+func (d Dense) Declare(ins []Shape) (Shape, []ParamSpec, error) {
+	in, err := one(ins)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(in) != 1 {
 		return nil, nil, errors.New("want a vector (features): add Flatten before it")
 	}
 	if d.Units < 1 {
 		return nil, nil, errors.Errorf("Units = %d, want at least 1", d.Units)
 	}
-	ps := []ParamSpec{{Name: "W", Shape: Shape{in[0], d.Units}, FanIn: in[0], FanOut: d.Units}}
+	ps := []ParamSpec{{Name: "W", Shape: Shape{in[0], d.Units}, Init: d.Init, FanIn: in[0], FanOut: d.Units}}
 	if !d.NoBias {
 		ps = append(ps, ParamSpec{Name: "b", Shape: Shape{d.Units}, Bias: true})
 	}
 	return Shape{d.Units}, ps, nil
 }
 
-func (d Dense) Build(ctx *Context, x *G.Node, p []*G.Node) (*G.Node, error) {
-	return d.buildAct(x, p, ops.Linear)
+func (d Dense) Build(ctx *Context, in []*G.Node, p []*G.Node) (*G.Node, error) {
+	return d.buildAct(in[0], p, ops.Linear)
 }
 
 func (d Dense) buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
@@ -56,11 +61,16 @@ type Conv2D struct {
 	Maps   int        // output feature maps (filters)
 	Window ops.Window // kernel size, stride (≥ 1), padding
 	NoBias bool       // omit b
+	Init   Init       // how W is drawn: GlorotUniform (default), or HeUniform before a ReLU
 }
 
 func (c Conv2D) Kind() string { return "conv" }
 
-func (c Conv2D) Declare(in Shape) (Shape, []ParamSpec, error) {
+func (c Conv2D) Declare(ins []Shape) (Shape, []ParamSpec, error) {
+	in, err := one(ins)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(in) != 3 {
 		return nil, nil, errors.New("want an image (C, H, W)")
 	}
@@ -72,15 +82,15 @@ func (c Conv2D) Declare(in Shape) (Shape, []ParamSpec, error) {
 		return nil, nil, err
 	}
 	k := c.Window.KH * c.Window.KW
-	ps := []ParamSpec{{Name: "W", Shape: Shape{c.Maps, in[0], c.Window.KH, c.Window.KW}, FanIn: in[0] * k, FanOut: c.Maps * k}}
+	ps := []ParamSpec{{Name: "W", Shape: Shape{c.Maps, in[0], c.Window.KH, c.Window.KW}, Init: c.Init, FanIn: in[0] * k, FanOut: c.Maps * k}}
 	if !c.NoBias {
 		ps = append(ps, ParamSpec{Name: "b", Shape: Shape{c.Maps}, Bias: true})
 	}
 	return Shape{c.Maps, oh, ow}, ps, nil
 }
 
-func (c Conv2D) Build(ctx *Context, x *G.Node, p []*G.Node) (*G.Node, error) {
-	return c.buildAct(x, p, ops.Linear)
+func (c Conv2D) Build(ctx *Context, in []*G.Node, p []*G.Node) (*G.Node, error) {
+	return c.buildAct(in[0], p, ops.Linear)
 }
 
 func (c Conv2D) buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
@@ -93,7 +103,7 @@ func (c Conv2D) buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, err
 }
 
 func (c Conv2D) MACs(in Shape) int64 {
-	out, _, err := c.Declare(in)
+	out, _, err := c.Declare([]Shape{in})
 	if err != nil {
 		return 0
 	}
@@ -108,11 +118,15 @@ type MaxPool2D struct {
 }
 
 func (p MaxPool2D) Kind() string { return "pool" }
-func (p MaxPool2D) Declare(in Shape) (Shape, []ParamSpec, error) {
+func (p MaxPool2D) Declare(ins []Shape) (Shape, []ParamSpec, error) {
+	in, err := one(ins)
+	if err != nil {
+		return nil, nil, err
+	}
 	return poolShape(in, p.Window)
 }
-func (p MaxPool2D) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
-	return ops.MaxPool2D(x, p.Window)
+func (p MaxPool2D) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.MaxPool2D(in[0], p.Window)
 }
 
 // AvgPool2D averages each window of each feature map (see ops.AvgPool2D):
@@ -123,11 +137,15 @@ type AvgPool2D struct {
 }
 
 func (p AvgPool2D) Kind() string { return "pool" }
-func (p AvgPool2D) Declare(in Shape) (Shape, []ParamSpec, error) {
+func (p AvgPool2D) Declare(ins []Shape) (Shape, []ParamSpec, error) {
+	in, err := one(ins)
+	if err != nil {
+		return nil, nil, err
+	}
 	return poolShape(in, p.Window)
 }
-func (p AvgPool2D) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
-	return ops.AvgPool2D(x, p.Window)
+func (p AvgPool2D) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.AvgPool2D(in[0], p.Window)
 }
 
 func poolShape(in Shape, w ops.Window) (Shape, []ParamSpec, error) {
@@ -148,11 +166,15 @@ func poolShape(in Shape, w ops.Window) (Shape, []ParamSpec, error) {
 type Flatten struct{ Name string }
 
 func (Flatten) Kind() string { return "flatten" }
-func (Flatten) Declare(in Shape) (Shape, []ParamSpec, error) {
+func (Flatten) Declare(ins []Shape) (Shape, []ParamSpec, error) {
+	in, err := one(ins)
+	if err != nil {
+		return nil, nil, err
+	}
 	return Shape{in.TotalSize()}, nil, nil
 }
-func (Flatten) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
-	return ops.Flatten(x)
+func (Flatten) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Flatten(in[0])
 }
 
 // Reshape gives each sample a new shape with the same number of elements.
@@ -162,14 +184,18 @@ type Reshape struct {
 }
 
 func (Reshape) Kind() string { return "reshape" }
-func (r Reshape) Declare(in Shape) (Shape, []ParamSpec, error) {
+func (r Reshape) Declare(ins []Shape) (Shape, []ParamSpec, error) {
+	in, err := one(ins)
+	if err != nil {
+		return nil, nil, err
+	}
 	if r.To.TotalSize() != in.TotalSize() || len(r.To) == 0 {
 		return nil, nil, errors.Errorf("%d elements cannot be reshaped to %v (%d elements)", in.TotalSize(), r.To, r.To.TotalSize())
 	}
 	return r.To.Clone(), nil, nil
 }
-func (r Reshape) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
-	return ops.Reshape(x, append(tensor.Shape{x.Shape()[0]}, r.To...))
+func (r Reshape) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Reshape(in[0], append(tensor.Shape{in[0].Shape()[0]}, r.To...))
 }
 
 // Dropout zeroes each element with probability P while training and scales
@@ -182,13 +208,18 @@ type Dropout struct {
 }
 
 func (Dropout) Kind() string { return "dropout" }
-func (d Dropout) Declare(in Shape) (Shape, []ParamSpec, error) {
+func (d Dropout) Declare(ins []Shape) (Shape, []ParamSpec, error) {
+	in, err := one(ins)
+	if err != nil {
+		return nil, nil, err
+	}
 	if !(d.P >= 0 && d.P < 1) {
 		return nil, nil, errors.Errorf("P = %v, want 0 ≤ P < 1", d.P)
 	}
 	return in, nil, nil
 }
-func (d Dropout) Build(ctx *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
+func (d Dropout) Build(ctx *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
+	x := in[0]
 	if ctx.Mode != Train || d.P == 0 {
 		return x, nil
 	}
@@ -215,21 +246,27 @@ func (l Sigmoid) Kind() string { return "sigmoid" }
 func (l Tanh) Kind() string    { return "tanh" }
 func (l Linear) Kind() string  { return "linear" }
 
-func (ReLU) Declare(in Shape) (Shape, []ParamSpec, error)    { return in, nil, nil }
-func (Sigmoid) Declare(in Shape) (Shape, []ParamSpec, error) { return in, nil, nil }
-func (Tanh) Declare(in Shape) (Shape, []ParamSpec, error)    { return in, nil, nil }
-func (Linear) Declare(in Shape) (Shape, []ParamSpec, error)  { return in, nil, nil }
+func (ReLU) Declare(in []Shape) (Shape, []ParamSpec, error)    { return elementwiseShape(in) }
+func (Sigmoid) Declare(in []Shape) (Shape, []ParamSpec, error) { return elementwiseShape(in) }
+func (Tanh) Declare(in []Shape) (Shape, []ParamSpec, error)    { return elementwiseShape(in) }
+func (Linear) Declare(in []Shape) (Shape, []ParamSpec, error)  { return elementwiseShape(in) }
 
-func (ReLU) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
-	return ops.Activate(x, ops.ReLU)
+func (ReLU) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Activate(in[0], ops.ReLU)
 }
-func (Sigmoid) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
-	return ops.Activate(x, ops.Sigmoid)
+func (Sigmoid) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Activate(in[0], ops.Sigmoid)
 }
-func (Tanh) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
-	return ops.Activate(x, ops.Tanh)
+func (Tanh) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Activate(in[0], ops.Tanh)
 }
-func (Linear) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) { return x, nil }
+func (Linear) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) { return in[0], nil }
+
+// elementwiseShape is Declare for one-input layers that keep the shape.
+func elementwiseShape(in []Shape) (Shape, []ParamSpec, error) {
+	x, err := one(in)
+	return x, nil, err
+}
 
 // Softmax turns each sample's vector of scores into probabilities. Train
 // classifiers with a cross-entropy loss on the scores before it (the trainer
@@ -237,29 +274,23 @@ func (Linear) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) { retur
 type Softmax struct{ Name string }
 
 func (Softmax) Kind() string { return "softmax" }
-func (Softmax) Declare(in Shape) (Shape, []ParamSpec, error) {
+func (Softmax) Declare(ins []Shape) (Shape, []ParamSpec, error) {
+	in, err := one(ins)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(in) != 1 {
 		return nil, nil, errors.New("want a vector of scores")
 	}
 	return in, nil, nil
 }
-func (Softmax) Build(_ *Context, x *G.Node, _ []*G.Node) (*G.Node, error) {
-	return ops.Softmax(x)
+func (Softmax) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
+	return ops.Softmax(in[0])
 }
 
 // fuser is implemented by the layers an activation can be fused into.
 type fuser interface {
 	buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error)
-}
-
-// fusable reports whether layer i fuses with the activation layer after it,
-// and which activation that is. The model's last layer is never fused away:
-// a final Sigmoid keeps its logits for the loss.
-func fusable(layers []Layer, i int) (ops.Activation, bool) {
-	if _, ok := layers[i].(fuser); !ok || i+2 >= len(layers) {
-		return ops.Linear, false
-	}
-	return elementwise(layers[i+1])
 }
 
 // elementwise returns the activation function of an activation layer that

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
@@ -12,15 +13,13 @@ import (
 	"github.com/retina-ml/retina/ops"
 )
 
-// Sequential is a model declared as a chain of layers, each feeding the next.
-type Sequential []Layer
-
-// Option configures Declare.
+// Option configures Func and Sequential.Declare.
 type Option func(*options)
 
 type options struct {
 	seed  uint64
 	dtype tensor.Dtype
+	name  string
 }
 
 // WithSeed sets the seed parameters are initialised from (default 1).
@@ -30,87 +29,98 @@ func WithSeed(seed uint64) Option { return func(o *options) { o.seed = seed } }
 // or tensor.Float64.
 func WithDtype(dt tensor.Dtype) Option { return func(o *options) { o.dtype = dt } }
 
-// Declare infers the shape after each layer for samples of shape input,
-// creates and initialises the parameters, and returns the model. A layer that
-// does not accept its input gives an error naming it and both shapes.
-func (s Sequential) Declare(input Shape, opts ...Option) (*Model, error) {
-	o := options{seed: 1, dtype: tensor.Float32}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.dtype != tensor.Float32 && o.dtype != tensor.Float64 {
-		return nil, errors.Errorf("graph: dtype %v, want float32 or float64", o.dtype)
-	}
-	if len(s) == 0 {
-		return nil, errors.New("graph: a model needs at least one layer")
-	}
-	for i, d := range input {
-		if d < 1 {
-			return nil, errors.Errorf("graph: input shape %v: dimension %d is %d", input, i, d)
-		}
-	}
-	m := &Model{Input: input.Clone(), Layers: append([]Layer(nil), s...), dtype: o.dtype, seed: o.seed}
-	counts := map[string]int{}
-	used := map[string]bool{}
-	in := m.Input
-	for i, l := range m.Layers {
-		counts[l.Kind()]++
-		name := fmt.Sprintf("%s%d", l.Kind(), counts[l.Kind()])
-		if n, ok := l.(Named); ok && n.LayerName() != "" {
-			name = n.LayerName()
-		}
-		if used[name] {
-			return nil, errors.Errorf("graph: layer %d (%s): name used twice", i, name)
-		}
-		used[name] = true
-		out, specs, err := l.Declare(in)
-		if err != nil {
-			return nil, errors.Wrapf(err, "graph: layer %d (%s): input %v", i, name, in)
-		}
-		info := layerInfo{name: name, in: in, out: out}
-		for _, sp := range specs {
-			if sp.Shape.TotalSize() < 1 {
-				return nil, errors.Errorf("graph: layer %d (%s): parameter %s has empty shape %v", i, name, sp.Name, sp.Shape)
-			}
-			p := &Param{Name: name + "/" + sp.Name, Layer: i, Spec: sp,
-				Value: tensor.New(tensor.Of(o.dtype), tensor.WithShape(sp.Shape.Clone()...))}
-			info.params = append(info.params, len(m.params))
-			m.params = append(m.params, p)
-		}
-		m.info = append(m.info, info)
-		in = out
-	}
-	m.Init(o.seed)
-	return m, nil
-}
+// WithName names the model: a model called inside another contributes its
+// layers and parameters under this name ("encoder/dense1/W"). Default
+// "model".
+func WithName(name string) Option { return func(o *options) { o.name = name } }
 
-// Model is a declared sequential model: its layers, their shapes and the
-// parameters it owns.
+// Model is a declared model: a graph of layers from its inputs to its
+// outputs, with the shapes of every value and the parameters it owns.
 type Model struct {
-	Input  Shape   // per-sample input shape
-	Layers []Layer // the layers, in order
-
-	info   []layerInfo
-	params []*Param
-	dtype  tensor.Dtype
-	seed   uint64
+	name    string
+	inputs  []Shape
+	outputs []int // value ids
+	layers  []layerNode
+	values  []Shape // per-sample shape of each value: inputs first, then one per layer
+	params  []*Param
+	subs    map[string]*Model // models called by name
+	dtype   tensor.Dtype
+	seed    uint64
 }
 
-type layerInfo struct {
-	name    string
-	in, out Shape
-	params  []int // indices into Model.params
+// layerNode is one application of a layer: it reads values and writes one.
+type layerNode struct {
+	name   string // path, e.g. "block2/conv1"
+	layer  Layer
+	in     []int // value ids read
+	out    int   // value id written
+	params []int // indices into Model.params
+	shared bool  // a second application of a called model's layer: its parameters are counted once
 }
 
 // Param is a learnable tensor of a model.
 type Param struct {
-	Name  string        // "<layer>/<spec name>", e.g. "conv1/W"
-	Layer int           // index of the owning layer
+	Name  string        // path, e.g. "conv1/W" or "encoder/dense1/W"
 	Spec  ParamSpec     // what the layer declared
 	Value *tensor.Dense // the values; updated in place by optimizers
 }
 
-// Params returns the model's parameters in declaration order.
+// LayerInfo describes one layer application of a model.
+type LayerInfo struct {
+	Name   string   // path, e.g. "block2/conv1"
+	Layer  Layer    // the layer
+	Inputs []string // names of the values it reads: "input", "input2", or layer paths
+	In     []Shape  // per-sample input shapes
+	Out    Shape    // per-sample output shape
+	Params []*Param
+	Shared bool // its parameters belong to an earlier application (a model called twice)
+}
+
+// Name returns the model's name (WithName; default "model").
+func (m *Model) Name() string { return m.name }
+
+// Inputs returns the per-sample shapes of the model's inputs.
+func (m *Model) Inputs() []Shape { return cloneShapes(m.inputs) }
+
+// Outputs returns the per-sample shapes of the model's outputs.
+func (m *Model) Outputs() []Shape {
+	out := make([]Shape, len(m.outputs))
+	for i, v := range m.outputs {
+		out[i] = m.values[v].Clone()
+	}
+	return out
+}
+
+// Layers describes the model's layer applications in the order they run.
+func (m *Model) Layers() []LayerInfo {
+	infos := make([]LayerInfo, len(m.layers))
+	for i, n := range m.layers {
+		li := LayerInfo{Name: n.name, Layer: n.layer, Out: m.values[n.out].Clone(), Shared: n.shared}
+		for _, v := range n.in {
+			li.Inputs = append(li.Inputs, m.valueName(v))
+			li.In = append(li.In, m.values[v].Clone())
+		}
+		for _, j := range n.params {
+			li.Params = append(li.Params, m.params[j])
+		}
+		infos[i] = li
+	}
+	return infos
+}
+
+// valueName names value v: "input" (or "input2", …) or its layer's path.
+func (m *Model) valueName(v int) string {
+	if v < len(m.inputs) {
+		if v == 0 {
+			return "input"
+		}
+		return fmt.Sprintf("input%d", v+1)
+	}
+	return m.layers[v-len(m.inputs)].name
+}
+
+// Params returns the model's parameters in declaration order; a parameter
+// of a model called twice appears once.
 func (m *Model) Params() []*Param { return m.params }
 
 // Param returns the parameter with the given name, or nil.
@@ -123,35 +133,27 @@ func (m *Model) Param(name string) *Param {
 	return nil
 }
 
+// Submodel returns the model called under name inside m (Scope.Call), or
+// nil. It shares m's parameter tensors: training m trains it.
+func (m *Model) Submodel(name string) *Model { return m.subs[name] }
+
 // Dtype returns the parameters' element type.
 func (m *Model) Dtype() tensor.Dtype { return m.dtype }
 
 // Seed returns the seed the parameters were last initialised from.
 func (m *Model) Seed() uint64 { return m.seed }
 
-// Output returns the per-sample shape the model produces.
-func (m *Model) Output() Shape { return m.info[len(m.info)-1].out.Clone() }
-
-// LayerName returns the resolved name of layer i ("conv1", …).
-func (m *Model) LayerName(i int) string { return m.info[i].name }
-
-// LayerShapes returns the per-sample input and output shapes of layer i.
-func (m *Model) LayerShapes(i int) (in, out Shape) {
-	return m.info[i].in.Clone(), m.info[i].out.Clone()
-}
-
-// Init draws every parameter afresh from seed: weights He-uniform,
-// U(±√(6/fan_in)), when the next layer is a ReLU, Glorot-uniform,
-// U(±√(6/(fan_in+fan_out))), otherwise; biases zero. Each parameter has its
-// own random stream, so adding a layer does not change the others' values.
+// Init draws every parameter afresh from seed, those of called models
+// included (they are the same tensors): weights from the distribution their
+// layer states (ParamSpec.Init), biases zero. Each parameter has its own
+// random stream, so adding a layer does not change the others' values.
 func (m *Model) Init(seed uint64) {
 	m.seed = seed
 	for i, p := range m.params {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
 		var limit float64
 		if !p.Spec.Bias {
-			he := p.Layer+1 < len(m.Layers) && isReLU(m.Layers[p.Layer+1])
-			if he {
+			if p.Spec.Init == HeUniform {
 				limit = math.Sqrt(6 / float64(p.Spec.FanIn))
 			} else {
 				limit = math.Sqrt(6 / float64(p.Spec.FanIn+p.Spec.FanOut))
@@ -170,15 +172,325 @@ func (m *Model) Init(seed uint64) {
 	}
 }
 
-func isReLU(l Layer) bool { _, ok := l.(ReLU); return ok }
+// A Value is a symbolic batch of samples in a model being declared: one of
+// its inputs, or the output of a layer. Only its per-sample shape is known.
+type Value struct {
+	id    int
+	shape Shape
+	d     *declaration
+}
+
+// Shape returns the value's per-sample shape.
+func (v *Value) Shape() Shape { return v.shape.Clone() }
+
+// A Scope is where a model function applies layers. Layers applied in it
+// are named by their Name field or by kind and count ("conv1", "conv2", …),
+// prefixed with the scope's path ("block2/conv1"). The first error stops
+// the declaration: later calls return a placeholder value, and Func returns
+// that error.
+type Scope struct {
+	d      *declaration
+	prefix string
+	counts map[string]int
+}
+
+type declaration struct {
+	m       *Model
+	err     error
+	names   map[string]bool       // layer and scope paths in use
+	byValue map[*tensor.Dense]int // parameter tensors already in m.params
+}
+
+// Sub returns a child scope: layers applied in it are named "name/…".
+func (s *Scope) Sub(name string) *Scope {
+	path := s.prefix + name
+	if s.d.err == nil {
+		if err := checkName(name); err != nil {
+			s.d.fail(errors.Wrapf(err, "graph: scope %q", path))
+		} else if s.d.names[path] {
+			s.d.fail(errors.Errorf("graph: scope %q used twice (to share weights, call the same Model)", path))
+		}
+	}
+	s.d.names[path] = true
+	return &Scope{d: s.d, prefix: path + "/", counts: map[string]int{}}
+}
+
+func checkName(name string) error {
+	if name == "" || strings.ContainsAny(name, "/ \t\n") {
+		return errors.New("a name must be non-empty, without '/' or spaces")
+	}
+	return nil
+}
+
+func (d *declaration) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+// placeholder is the value returned once the declaration has failed.
+func (d *declaration) placeholder() *Value { return &Value{id: -1, d: d} }
+
+// name resolves a layer's path in s.
+func (s *Scope) name(l Layer, kind string) string {
+	s.counts[kind]++
+	name := fmt.Sprintf("%s%d", kind, s.counts[kind])
+	if n, ok := l.(Named); ok && n.LayerName() != "" {
+		name = n.LayerName()
+	}
+	return s.prefix + name
+}
+
+// check reports an error unless every input is a live value of this
+// declaration.
+func (s *Scope) check(path string, xs []*Value) bool {
+	if s.d.err != nil {
+		return false
+	}
+	for i, x := range xs {
+		if x == nil || x.d != s.d || x.id < 0 {
+			s.d.fail(errors.Errorf("graph: layer %s: input %d is not a value of this model", path, i))
+			return false
+		}
+	}
+	return true
+}
+
+// Apply applies layer l to the inputs xs and returns its output. Each Apply
+// creates the layer's own parameters; to apply the same weights twice, call
+// a Model (Call).
+func (s *Scope) Apply(l Layer, xs ...*Value) *Value {
+	if s.d.err != nil {
+		return s.d.placeholder()
+	}
+	if l == nil {
+		s.d.fail(errors.New("graph: Apply of a nil layer"))
+		return s.d.placeholder()
+	}
+	path := s.name(l, l.Kind())
+	if !s.check(path, xs) {
+		return s.d.placeholder()
+	}
+	m := s.d.m
+	index := len(m.layers)
+	if err := checkName(path[len(s.prefix):]); err != nil {
+		s.d.fail(errors.Wrapf(err, "graph: layer %d (%s)", index, path))
+		return s.d.placeholder()
+	}
+	if s.d.names[path] {
+		s.d.fail(errors.Errorf("graph: layer %d (%s): name used twice", index, path))
+		return s.d.placeholder()
+	}
+	s.d.names[path] = true
+	in := make([]Shape, len(xs))
+	ids := make([]int, len(xs))
+	for i, x := range xs {
+		in[i], ids[i] = x.shape, x.id
+	}
+	out, specs, err := l.Declare(cloneShapes(in))
+	if err != nil {
+		s.d.fail(errors.Wrapf(err, "graph: layer %d (%s): input %s", index, path, shapesString(in)))
+		return s.d.placeholder()
+	}
+	n := layerNode{name: path, layer: l, in: ids}
+	for _, sp := range specs {
+		if sp.Shape.TotalSize() < 1 {
+			s.d.fail(errors.Errorf("graph: layer %d (%s): parameter %s has empty shape %v", index, path, sp.Name, sp.Shape))
+			return s.d.placeholder()
+		}
+		p := &Param{Name: path + "/" + sp.Name, Spec: sp,
+			Value: tensor.New(tensor.Of(m.dtype), tensor.WithShape(sp.Shape.Clone()...))}
+		n.params = append(n.params, s.d.addParam(p))
+	}
+	return s.d.addLayer(n, out)
+}
+
+func (d *declaration) addParam(p *Param) int {
+	if j, ok := d.byValue[p.Value]; ok {
+		return j
+	}
+	d.byValue[p.Value] = len(d.m.params)
+	d.m.params = append(d.m.params, p)
+	return len(d.m.params) - 1
+}
+
+func (d *declaration) addLayer(n layerNode, out Shape) *Value {
+	n.out = len(d.m.values)
+	d.m.values = append(d.m.values, out.Clone())
+	d.m.layers = append(d.m.layers, n)
+	return &Value{id: n.out, shape: out.Clone(), d: d}
+}
+
+// Call applies the model sub to the inputs xs and returns its outputs: its
+// layers join this model under the scope path of sub's name
+// ("encoder/dense1"), over sub's own parameter tensors. Calling the same
+// model twice applies the same weights twice (a Siamese tower); the model
+// also remains usable alone (Submodel returns it), and trains with this one.
+func (s *Scope) Call(sub *Model, xs ...*Value) []*Value {
+	fail := func() []*Value {
+		out := make([]*Value, max(1, len(sub.outputs)))
+		for i := range out {
+			out[i] = s.d.placeholder()
+		}
+		return out
+	}
+	if s.d.err != nil {
+		return fail()
+	}
+	if sub == nil {
+		s.d.fail(errors.New("graph: Call of a nil model"))
+		return []*Value{s.d.placeholder()}
+	}
+	path := s.prefix + sub.name
+	if !s.check(path, xs) {
+		return fail()
+	}
+	m := s.d.m
+	if sub.dtype != m.dtype {
+		s.d.fail(errors.Errorf("graph: model %s is %v, this model is %v", path, sub.dtype, m.dtype))
+		return fail()
+	}
+	if len(xs) != len(sub.inputs) {
+		s.d.fail(errors.Errorf("graph: model %s takes %d inputs, given %d", path, len(sub.inputs), len(xs)))
+		return fail()
+	}
+	for i, x := range xs {
+		if !x.shape.Eq(sub.inputs[i]) {
+			s.d.fail(errors.Errorf("graph: model %s: input %d has shape %v, the model takes %v", path, i, x.shape, sub.inputs[i]))
+			return fail()
+		}
+	}
+	again := m.subs[path] == sub
+	if !again {
+		if m.subs[path] != nil || s.d.names[path] {
+			s.d.fail(errors.Errorf("graph: model %s: name used twice (give the models different names with WithName)", path))
+			return fail()
+		}
+		if m.subs == nil {
+			m.subs = map[string]*Model{}
+		}
+		m.subs[path] = sub
+		for name, inner := range sub.subs {
+			m.subs[path+"/"+name] = inner
+		}
+		s.d.names[path] = true
+	}
+	// Values of sub, by id, mapped to values of m.
+	ids := make([]int, len(sub.values))
+	for i, x := range xs {
+		ids[i] = x.id
+	}
+	params := make([]int, len(sub.params))
+	for j, p := range sub.params {
+		params[j] = s.d.addParam(&Param{Name: path + "/" + p.Name, Spec: p.Spec, Value: p.Value})
+	}
+	for _, sn := range sub.layers {
+		n := layerNode{name: path + "/" + sn.name, layer: sn.layer, shared: again || sn.shared}
+		for _, v := range sn.in {
+			n.in = append(n.in, ids[v])
+		}
+		for _, j := range sn.params {
+			n.params = append(n.params, params[j])
+		}
+		ids[sn.out] = s.d.addLayer(n, sub.values[sn.out]).id
+	}
+	out := make([]*Value, len(sub.outputs))
+	for i, v := range sub.outputs {
+		out[i] = &Value{id: ids[v], shape: sub.values[v].Clone(), d: s.d}
+	}
+	return out
+}
+
+// Func declares a model from a function: f receives a value for each input
+// shape and returns the model's outputs, applying layers (Scope.Apply) and
+// other models (Scope.Call) on the way. Shapes are inferred as f runs; the
+// first layer that does not fit its inputs stops the declaration with an
+// error naming the layer's path and the shapes. The parameters are then
+// initialised from the seed (WithSeed, default 1).
+//
+// A residual block:
+//
+//	h := s.Apply(graph.Conv2D{Maps: 16, Window: ops.Square(3, 1, 1), Init: graph.HeUniform}, x)
+//	h = s.Apply(graph.ReLU{}, h)
+//	h = s.Apply(graph.Conv2D{Maps: 16, Window: ops.Square(3, 1, 1), Init: graph.HeUniform}, h)
+//	y := s.Apply(graph.ReLU{}, s.Apply(graph.Add{}, x, h))
+func Func(inputs []Shape, f func(s *Scope, in []*Value) []*Value, opts ...Option) (*Model, error) {
+	o := options{seed: 1, dtype: tensor.Float32, name: "model"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.dtype != tensor.Float32 && o.dtype != tensor.Float64 {
+		return nil, errors.Errorf("graph: dtype %v, want float32 or float64", o.dtype)
+	}
+	if err := checkName(o.name); err != nil {
+		return nil, errors.Wrapf(err, "graph: model name %q", o.name)
+	}
+	if len(inputs) == 0 {
+		return nil, errors.New("graph: a model needs at least one input")
+	}
+	m := &Model{name: o.name, inputs: cloneShapes(inputs), dtype: o.dtype, seed: o.seed}
+	d := &declaration{m: m, names: map[string]bool{}, byValue: map[*tensor.Dense]int{}}
+	in := make([]*Value, len(inputs))
+	for i, shape := range inputs {
+		if len(shape) == 0 {
+			return nil, errors.Errorf("graph: input %d has no dimensions", i)
+		}
+		for j, n := range shape {
+			if n < 1 {
+				return nil, errors.Errorf("graph: input %d has shape %v: dimension %d is %d", i, shape, j, n)
+			}
+		}
+		m.values = append(m.values, shape.Clone())
+		in[i] = &Value{id: i, shape: shape.Clone(), d: d}
+	}
+	s := &Scope{d: d, counts: map[string]int{}}
+	outs := f(s, in)
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(outs) == 0 {
+		return nil, errors.New("graph: the model function returned no outputs")
+	}
+	if !s.check("output", outs) {
+		return nil, d.err
+	}
+	if len(m.layers) == 0 {
+		return nil, errors.New("graph: a model needs at least one layer")
+	}
+	for _, v := range outs {
+		m.outputs = append(m.outputs, v.id)
+	}
+	m.Init(o.seed)
+	return m, nil
+}
+
+// Sequential is a model declared as a chain of layers, each feeding the next.
+type Sequential []Layer
+
+// Declare declares the chain for samples of shape input; it is Func with a
+// function that applies each layer to the previous one's output.
+func (q Sequential) Declare(input Shape, opts ...Option) (*Model, error) {
+	if len(q) == 0 {
+		return nil, errors.New("graph: a model needs at least one layer")
+	}
+	return Func([]Shape{input}, func(s *Scope, in []*Value) []*Value {
+		h := in[0]
+		for _, l := range q {
+			h = s.Apply(l, h)
+		}
+		return []*Value{h}
+	}, opts...)
+}
 
 // Built is a model added to one graph.
 type Built struct {
-	Input       *G.Node // (N, input...)
-	Output      *G.Node // (N, output...)
-	Logits      *G.Node // the input of a final Sigmoid or Softmax layer; Output otherwise
+	Inputs  G.Nodes // (N, input...) for each input
+	Outputs G.Nodes // (N, output...) for each output
+	// Logits holds, for each output, the input of its final Sigmoid or
+	// Softmax layer, or the output itself.
+	Logits      G.Nodes
 	Params      G.Nodes // parameter nodes, in Model.Params order
-	Layers      G.Nodes // output node of each layer
+	Layers      G.Nodes // output node of each layer application, in Model.Layers order
 	random      []*ops.DropoutState
 	randomLayer []int
 }
@@ -195,70 +507,124 @@ func (b *Built) SetRandom(seed, step uint64) {
 	}
 }
 
-// NewInput adds an input node for a batch of n samples to g, named "x".
-func (m *Model) NewInput(g *G.ExprGraph, n int) *G.Node {
-	return G.NewTensor(g, m.dtype, len(m.Input)+1, G.WithShape(append(Shape{n}, m.Input...)...), G.WithName("x"))
+// NewInputs adds an input node for a batch of n samples to g for each of
+// the model's inputs, named "x", "x2", ….
+func (m *Model) NewInputs(g *G.ExprGraph, n int) G.Nodes {
+	var xs G.Nodes
+	for i, in := range m.inputs {
+		name := "x"
+		if i > 0 {
+			name = fmt.Sprintf("x%d", i+1)
+		}
+		xs = append(xs, G.NewTensor(g, m.dtype, len(in)+1, G.WithShape(append(Shape{n}, in...)...), G.WithName(name)))
+	}
+	return xs
 }
 
-// Build adds the model to g, applied to x of shape (N, input...), with
-// parameter nodes bound to the model's tensors. A Dense layer followed by an
-// elementwise activation (other than the model's last layer) becomes one
-// fused op.
-func (m *Model) Build(g *G.ExprGraph, x *G.Node, mode Mode) (*Built, error) {
-	want := append(Shape{0}, m.Input...)
-	xs := x.Shape()
-	if len(xs) != len(want) || !xs[1:].Eq(m.Input) {
-		return nil, errors.Errorf("graph: input node has shape %v, want (N, %v)", xs, m.Input)
+// Build adds the model to g, applied to xs of shapes (N, input...), with
+// parameter nodes bound to the model's tensors. A Dense or Conv2D layer
+// whose only reader is an elementwise activation becomes one fused op with
+// it, unless the activation's output is a model output.
+func (m *Model) Build(g *G.ExprGraph, xs G.Nodes, mode Mode) (*Built, error) {
+	if len(xs) != len(m.inputs) {
+		return nil, errors.Errorf("graph: %d input nodes, the model takes %d", len(xs), len(m.inputs))
 	}
-	if x.Dtype() != m.dtype {
-		return nil, errors.Errorf("graph: input node is %v, model is %v", x.Dtype(), m.dtype)
+	for i, x := range xs {
+		if xsh := x.Shape(); len(xsh) != len(m.inputs[i])+1 || !xsh[1:].Eq(m.inputs[i]) {
+			return nil, errors.Errorf("graph: input node %d has shape %v, want (N, %v)", i, xsh, m.inputs[i])
+		}
+		if x.Dtype() != m.dtype {
+			return nil, errors.Errorf("graph: input node %d is %v, model is %v", i, x.Dtype(), m.dtype)
+		}
 	}
-	b := &Built{Input: x}
+	b := &Built{Inputs: append(G.Nodes(nil), xs...)}
 	for _, p := range m.params {
 		b.Params = append(b.Params, G.NodeFromAny(g, p.Value, G.WithName(p.Name)))
 	}
-	h := x
-	last := len(m.Layers) - 1
-	for i := 0; i <= last; i++ {
-		l, info := m.Layers[i], m.info[i]
-		if i == last {
-			switch l.(type) {
-			case Sigmoid, Softmax:
-				b.Logits = h
-			}
+	readers := make([]int, len(m.values))
+	for _, n := range m.layers {
+		for _, v := range n.in {
+			readers[v]++
 		}
-		ps := make(G.Nodes, len(info.params))
-		for k, j := range info.params {
+	}
+	isOutput := make([]bool, len(m.values))
+	for _, v := range m.outputs {
+		isOutput[v] = true
+	}
+	nodes := make(G.Nodes, len(m.values))
+	copy(nodes, xs)
+	for i := 0; i < len(m.layers); i++ {
+		n := m.layers[i]
+		ps := make(G.Nodes, len(n.params))
+		for k, j := range n.params {
 			ps[k] = b.Params[j]
 		}
-		ctx := &Context{Mode: mode, Index: i, Name: info.name, built: b}
-		var err error
-		if f, ok := fusable(m.Layers, i); ok {
-			if h, err = l.(fuser).buildAct(h, ps, f); err != nil {
-				return nil, errors.Wrapf(err, "graph: layer %d (%s)", i, info.name)
+		in := make(G.Nodes, len(n.in))
+		for k, v := range n.in {
+			in[k] = nodes[v]
+		}
+		if f, ok := m.fusable(i, readers, isOutput); ok {
+			h, err := n.layer.(fuser).buildAct(in[0], ps, f)
+			if err != nil {
+				return nil, errors.Wrapf(err, "graph: layer %d (%s)", i, n.name)
 			}
+			nodes[n.out], nodes[m.layers[i+1].out] = h, h
 			b.Layers = append(b.Layers, h, h)
 			i++
 			continue
 		}
-		if h, err = l.Build(ctx, h, ps); err != nil {
-			return nil, errors.Wrapf(err, "graph: layer %d (%s)", i, info.name)
+		ctx := &Context{Mode: mode, Index: i, Name: n.name, built: b}
+		h, err := n.layer.Build(ctx, in, ps)
+		if err != nil {
+			return nil, errors.Wrapf(err, "graph: layer %d (%s)", i, n.name)
 		}
+		nodes[n.out] = h
 		b.Layers = append(b.Layers, h)
 	}
-	b.Output = h
-	if b.Logits == nil {
-		b.Logits = h
+	for _, v := range m.outputs {
+		out := nodes[v]
+		logits := out
+		if v >= len(m.inputs) {
+			switch n := m.layers[v-len(m.inputs)]; n.layer.(type) {
+			case Sigmoid, Softmax:
+				logits = nodes[n.in[0]]
+			}
+		}
+		b.Outputs = append(b.Outputs, out)
+		b.Logits = append(b.Logits, logits)
 	}
 	return b, nil
 }
 
-// Dot returns the Graphviz DOT source of the model's evaluation graph for a
-// batch of n samples (render it with `dot -Tsvg`).
-func (m *Model) Dot(n int) (string, error) {
-	g := G.NewGraph()
-	if _, err := m.Build(g, m.NewInput(g, n), Eval); err != nil {
-		return "", err
+// fusable reports whether layer i fuses with the activation layer after it,
+// and which activation that is: layer i is a Dense or Conv2D whose output
+// only that activation reads, and the activation's output is not a model
+// output (a final Sigmoid keeps its logits for the loss).
+func (m *Model) fusable(i int, readers []int, isOutput []bool) (ops.Activation, bool) {
+	n := m.layers[i]
+	if _, ok := n.layer.(fuser); !ok || i+1 >= len(m.layers) || readers[n.out] != 1 || isOutput[n.out] {
+		return ops.Linear, false
 	}
-	return g.ToDot(), nil
+	next := m.layers[i+1]
+	if len(next.in) != 1 || next.in[0] != n.out || isOutput[next.out] {
+		return ops.Linear, false
+	}
+	return elementwise(next.layer)
+}
+
+func cloneShapes(s []Shape) []Shape {
+	out := make([]Shape, len(s))
+	for i, x := range s {
+		out[i] = x.Clone()
+	}
+	return out
+}
+
+// shapesString formats input shapes: "(1, 28, 28)" or "(16, 8, 8) and (16, 8, 8)".
+func shapesString(s []Shape) string {
+	parts := make([]string, len(s))
+	for i, x := range s {
+		parts[i] = fmt.Sprint(x)
+	}
+	return strings.Join(parts, " and ")
 }

@@ -15,7 +15,7 @@ import (
 
 func mlp(t *testing.T) *graph.Model {
 	t.Helper()
-	m, err := graph.Sequential{graph.Dense{Units: 100}, graph.ReLU{}, graph.Dense{Units: 10}}.Declare(graph.Shape{784})
+	m, err := graph.Sequential{graph.Dense{Units: 100, Init: graph.HeUniform}, graph.ReLU{}, graph.Dense{Units: 10}}.Declare(graph.Shape{784})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,12 +147,12 @@ func TestBuildComputesTheModel(t *testing.T) {
 	x := []float64{0.1, -0.2, 0.3, 0.4, 1, 0.5, -0.5, 0}
 	run := func() ([]float64, []float64) {
 		g := G.NewGraph()
-		in := m.NewInput(g, 2)
+		in := m.NewInputs(g, 2)
 		b, err := m.Build(g, in, graph.Eval)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := G.Let(in, tensor.New(tensor.WithBacking(append([]float64(nil), x...)), tensor.WithShape(2, 4))); err != nil {
+		if err := G.Let(in[0], tensor.New(tensor.WithBacking(append([]float64(nil), x...)), tensor.WithShape(2, 4))); err != nil {
 			t.Fatal(err)
 		}
 		vm := G.NewTapeMachine(g)
@@ -160,7 +160,7 @@ func TestBuildComputesTheModel(t *testing.T) {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		return append([]float64(nil), b.Output.Value().Data().([]float64)...), append([]float64(nil), b.Logits.Value().Data().([]float64)...)
+		return append([]float64(nil), b.Outputs[0].Value().Data().([]float64)...), append([]float64(nil), b.Logits[0].Value().Data().([]float64)...)
 	}
 	want := func() (probs, logits []float64) {
 		w1, b1 := m.Param("dense1/W").Value.Float64s(), m.Param("dense1/b").Value.Float64s()
@@ -215,13 +215,13 @@ func TestDropoutOnlyInTraining(t *testing.T) {
 	// mask builds a fresh graph and returns which outputs were dropped.
 	mask := func(mode graph.Mode, step uint64) []bool {
 		g := G.NewGraph()
-		in := m.NewInput(g, 1)
+		in := m.NewInputs(g, 1)
 		b, err := m.Build(g, in, mode)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b.SetRandom(1, step)
-		if err := G.Let(in, tensor.New(tensor.WithBacking(ones), tensor.WithShape(1, 1000))); err != nil {
+		if err := G.Let(in[0], tensor.New(tensor.WithBacking(ones), tensor.WithShape(1, 1000))); err != nil {
 			t.Fatal(err)
 		}
 		vm := G.NewTapeMachine(g)
@@ -230,7 +230,7 @@ func TestDropoutOnlyInTraining(t *testing.T) {
 			t.Fatal(err)
 		}
 		var dropped []bool
-		for _, v := range b.Output.Value().Data().([]float32) {
+		for _, v := range b.Outputs[0].Value().Data().([]float32) {
 			dropped = append(dropped, v == 0)
 		}
 		return dropped
@@ -264,19 +264,16 @@ func TestBuildRejectsWrongInput(t *testing.T) {
 	m := mlp(t)
 	g := G.NewGraph()
 	x := G.NewMatrix(g, tensor.Float32, G.WithShape(8, 785), G.WithName("x"))
-	if _, err := m.Build(g, x, graph.Eval); err == nil || !strings.Contains(err.Error(), "(8, 785)") {
+	if _, err := m.Build(g, G.Nodes{x}, graph.Eval); err == nil || !strings.Contains(err.Error(), "(8, 785)") {
 		t.Fatalf("error %v", err)
 	}
 }
 
 func TestDot(t *testing.T) {
-	dot, err := mlp(t).Dot(4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"digraph", "dense1/W", "Dense{x(4,784)"} {
+	dot := mlp(t).Dot()
+	for _, want := range []string{"digraph", `v0 [label="input\n(784)"`, `dense1 (dense)\n(100)\nparams 78,500, MACs 78,400`, "v0 -> v1;", "v2 -> v3;", "peripheries=2"} {
 		if !strings.Contains(dot, want) {
-			t.Errorf("DOT lacks %q", want)
+			t.Errorf("DOT lacks %q:\n%s", want, dot)
 		}
 	}
 }

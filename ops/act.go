@@ -45,32 +45,41 @@ func Activate(x *G.Node, a Activation) (*G.Node, error) {
 	if a == Linear {
 		return x, nil
 	}
-	return G.ApplyOp(newActOp(a, x.Shape()), x)
+	return actDef(a, x.Shape()).Apply(x)
 }
 
 // elementwise grain: below this many elements a loop runs on one goroutine.
 const ewGrain = 1 << 15
 
-func newActOp(a Activation, shape tensor.Shape) *kernelOp {
-	return &kernelOp{
-		name: fmt.Sprintf("%v{%v}", a, shape),
-		in:   []tensor.Shape{shape.Clone()},
-		out:  shape.Clone(),
-		f32:  func(out []float32, in [][]float32, _ *float64) { activate(a, in[0], out) },
-		f64:  func(out []float64, in [][]float64, _ *float64) { activate(a, in[0], out) },
-		grad: []gradStep{{newOp: func() *kernelOp { return newActGradOp(a, shape) }, args: []int{argOut, argGrad}, input: 0}},
-		wrt:  []bool{true},
+func actDef(a Activation, shape tensor.Shape) Def {
+	return Def{
+		Name: fmt.Sprintf("%v{%v}", a, shape),
+		In:   []tensor.Shape{shape},
+		Out:  shape,
+		F32:  func(out []float32, in [][]float32) { activate(a, in[0], out) },
+		F64:  func(out []float64, in [][]float64) { activate(a, in[0], out) },
+		Grad: func(g *Grad) { g.Set(0, preActGrad(g, a)) },
 	}
 }
 
-// newActGradOp computes dx = dy ⊙ f′ from the activation's output y and dy.
-func newActGradOp(a Activation, shape tensor.Shape) *kernelOp {
-	return &kernelOp{
-		name: fmt.Sprintf("%vGrad{%v}", a, shape),
-		in:   []tensor.Shape{shape.Clone(), shape.Clone()},
-		out:  shape.Clone(),
-		f32:  func(out []float32, in [][]float32, _ *float64) { activateGrad(a, in[0], in[1], out) },
-		f64:  func(out []float64, in [][]float64, _ *float64) { activateGrad(a, in[0], in[1], out) },
+// preActGrad returns ∂L/∂z for the op's output y = f(z): ∂L/∂y itself for
+// Linear, else a step computing ∂L/∂y ⊙ f′ from y.
+func preActGrad(g *Grad, f Activation) Ref {
+	if f == Linear {
+		return g.OutputGrad()
+	}
+	y, _ := g.shape(g.Output())
+	return g.Apply(actGradDef(f, y), g.Output(), g.OutputGrad())
+}
+
+// actGradDef computes dx = dy ⊙ f′ from the activation's output y and dy.
+func actGradDef(a Activation, shape tensor.Shape) Def {
+	return Def{
+		Name: fmt.Sprintf("%vGrad{%v}", a, shape),
+		In:   []tensor.Shape{shape, shape},
+		Out:  shape,
+		F32:  func(out []float32, in [][]float32) { activateGrad(a, in[0], in[1], out) },
+		F64:  func(out []float64, in [][]float64) { activateGrad(a, in[0], in[1], out) },
 	}
 }
 
@@ -174,31 +183,26 @@ func Softmax(x *G.Node) (*G.Node, error) {
 	if len(s) != 2 {
 		return nil, errors.Errorf("ops.Softmax: input has shape %v, want (N, K)", s)
 	}
-	return G.ApplyOp(newSoftmaxOp(s), x)
+	return softmaxDef(s).Apply(x)
 }
 
-func newSoftmaxOp(shape tensor.Shape) *kernelOp {
+func softmaxDef(shape tensor.Shape) Def {
 	k := shape[1]
-	return &kernelOp{
-		name: fmt.Sprintf("Softmax{%v}", shape),
-		in:   []tensor.Shape{shape.Clone()},
-		out:  shape.Clone(),
-		f32:  func(out []float32, in [][]float32, _ *float64) { softmaxRows(in[0], out, k) },
-		f64:  func(out []float64, in [][]float64, _ *float64) { softmaxRows(in[0], out, k) },
-		grad: []gradStep{{newOp: func() *kernelOp { return newSoftmaxGradOp(shape) }, args: []int{argOut, argGrad}, input: 0}},
-		wrt:  []bool{true},
-	}
-}
-
-// newSoftmaxGradOp computes dx = y ⊙ (dy − Σ_k dy_k y_k) per row.
-func newSoftmaxGradOp(shape tensor.Shape) *kernelOp {
-	k := shape[1]
-	return &kernelOp{
-		name: fmt.Sprintf("SoftmaxGrad{%v}", shape),
-		in:   []tensor.Shape{shape.Clone(), shape.Clone()},
-		out:  shape.Clone(),
-		f32:  func(out []float32, in [][]float32, _ *float64) { softmaxGrad(in[0], in[1], out, k) },
-		f64:  func(out []float64, in [][]float64, _ *float64) { softmaxGrad(in[0], in[1], out, k) },
+	return Def{
+		Name: fmt.Sprintf("Softmax{%v}", shape),
+		In:   []tensor.Shape{shape},
+		Out:  shape,
+		F32:  func(out []float32, in [][]float32) { softmaxRows(in[0], out, k) },
+		F64:  func(out []float64, in [][]float64) { softmaxRows(in[0], out, k) },
+		Grad: func(g *Grad) {
+			g.Set(0, g.Apply(Def{ // dx = y ⊙ (dy − Σ_k dy_k y_k) per row
+				Name: fmt.Sprintf("SoftmaxGrad{%v}", shape),
+				In:   []tensor.Shape{shape, shape},
+				Out:  shape,
+				F32:  func(out []float32, in [][]float32) { softmaxGrad(in[0], in[1], out, k) },
+				F64:  func(out []float64, in [][]float64) { softmaxGrad(in[0], in[1], out, k) },
+			}, g.Output(), g.OutputGrad()))
+		},
 	}
 }
 

@@ -157,3 +157,22 @@ func BenchmarkActivate(b *testing.B) {
 		b.Run(a.String()+"/backward", func(b *testing.B) { benchGrad(b, act, 0, x) })
 	}
 }
+
+// BenchmarkAdd times a residual connection's sum of two of LeNet's conv1
+// outputs (64, 20, 24, 24). Its gradient is ∂L/∂y itself: nothing to time.
+func BenchmarkAdd(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 6))
+	x, y := randDense[float32](rng, 64, 20, 24, 24), randDense[float32](rng, 64, 20, 24, 24)
+	b.Run("forward", func(b *testing.B) { benchOp(b, func(in ...*G.Node) (*G.Node, error) { return ops.Add(in...) }, x, y) })
+}
+
+// BenchmarkConcat times joining 20 and 12 channel maps of 24×24 at batch
+// 64, and the slice of the gradient for each input.
+func BenchmarkConcat(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 7))
+	x, y := randDense[float32](rng, 64, 20, 24, 24), randDense[float32](rng, 64, 12, 24, 24)
+	cat := func(in ...*G.Node) (*G.Node, error) { return ops.Concat(1, in...) }
+	b.Run("forward", func(b *testing.B) { benchOp(b, cat, x, y) })
+	b.Run("grad-0", func(b *testing.B) { benchGrad(b, cat, 0, x, y) })
+	b.Run("grad-1", func(b *testing.B) { benchGrad(b, cat, 1, x, y) })
+}

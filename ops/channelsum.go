@@ -6,17 +6,17 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// newChannelSumOp sums an (N, F, …) tensor over every axis but axis 1,
+// channelSumDef sums an (N, F, …) tensor over every axis but axis 1,
 // giving (F): the gradient of a per-channel (or per-unit) bias.
-func newChannelSumOp(shape tensor.Shape) *kernelOp {
+func channelSumDef(shape tensor.Shape) Def {
 	n, f := shape[0], shape[1]
 	inner := shape.TotalSize() / (n * f)
-	return &kernelOp{
-		name: fmt.Sprintf("ChannelSum{%v}", shape),
-		in:   []tensor.Shape{shape.Clone()},
-		out:  tensor.Shape{f},
-		f32:  func(out []float32, in [][]float32, _ *float64) { channelSum(in[0], out, n, f, inner) },
-		f64:  func(out []float64, in [][]float64, _ *float64) { channelSum(in[0], out, n, f, inner) },
+	return Def{
+		Name: fmt.Sprintf("ChannelSum{%v}", shape),
+		In:   []tensor.Shape{shape},
+		Out:  tensor.Shape{f},
+		F32:  func(out []float32, in [][]float32) { channelSum(in[0], out, n, f, inner) },
+		F64:  func(out []float64, in [][]float64) { channelSum(in[0], out, n, f, inner) },
 	}
 }
 

@@ -2,10 +2,7 @@ package ops
 
 import (
 	"fmt"
-	"hash"
-	"io"
 
-	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -90,335 +87,70 @@ func Conv2DAct(x, w, b *G.Node, stride, pad [2]int, f Activation) (*G.Node, erro
 	if !f.valid() {
 		return nil, errors.Errorf("ops.Conv2D: unknown activation %d", int(f))
 	}
-	op := &conv2DOp{convGeom: g, act: f}
 	if b == nil {
-		return G.ApplyOp(op, x, w)
+		return convDef(g, false, f).Apply(x, w)
 	}
 	if bs := b.Shape(); !bs.Eq(tensor.Shape{g.F}) {
 		return nil, errors.Errorf("ops.Conv2D: bias has shape %v, want (%d) for %d filters", bs, g.F, g.F)
 	}
-	op.bias = true
-	return G.ApplyOp(op, x, w, b)
+	return convDef(g, true, f).Apply(x, w, b)
 }
 
-// conv2DOp computes the convolution forward pass by unrolling each image's
-// receptive fields into columns (im2col) and multiplying by the filter matrix.
-type conv2DOp struct {
-	convGeom
-	act  Activation // applied to the output
-	bias bool
-	out  outBuf
-	ws   convWorkspace
-}
-
-func (op *conv2DOp) Arity() int {
-	if op.bias {
-		return 3
+// convDef is the convolution forward pass: each chunk of images' receptive
+// fields is unrolled into columns (im2col) and multiplied by the filter
+// matrix, with the op's own scratch buffers (see conv_kernel.go).
+func convDef(g convGeom, bias bool, act Activation) Def {
+	ws := new(convWorkspace)
+	in := []tensor.Shape{g.xShape(), g.wShape()}
+	if bias {
+		in = append(in, tensor.Shape{g.F})
 	}
-	return 2
-}
-
-func (op *conv2DOp) Type() hm.Type {
-	a := hm.TypeVariable('a')
-	t := tensorType(4, a)
-	if op.bias {
-		return hm.NewFnType(t, t, tensorType(1, a), t)
-	}
-	return hm.NewFnType(t, t, t)
-}
-
-func (op *conv2DOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.yShape(), nil }
-func (op *conv2DOp) ReturnsPtr() bool                               { return false }
-func (op *conv2DOp) CallsExtern() bool                              { return false }
-func (op *conv2DOp) OverwritesInput() int                           { return -1 }
-func (op *conv2DOp) WriteHash(h hash.Hash)                          { io.WriteString(h, op.String()) }
-func (op *conv2DOp) Hashcode() uint32                               { return hashString(op) }
-func (op *conv2DOp) String() string {
-	return fmt.Sprintf("Conv2D{%v bias=%t %v}", op.convGeom, op.bias, op.act)
-}
-
-func (op *conv2DOp) inputs(vs []G.Value) (x, w, b *tensor.Dense, err error) {
-	if len(vs) != op.Arity() {
-		return nil, nil, nil, errors.Errorf("%v: got %d inputs, want %d", op, len(vs), op.Arity())
-	}
-	if x, err = dense(vs[0], "Conv2D input"); err != nil {
-		return
-	}
-	if w, err = dense(vs[1], "Conv2D filters"); err != nil {
-		return
-	}
-	if err = checkShape(x, op.xShape(), "Conv2D input"); err != nil {
-		return
-	}
-	if err = checkShape(w, op.wShape(), "Conv2D filters"); err != nil {
-		return
-	}
-	ts := []*tensor.Dense{x, w}
-	if op.bias {
-		if b, err = dense(vs[2], "Conv2D bias"); err != nil {
-			return
-		}
-		if err = checkShape(b, tensor.Shape{op.F}, "Conv2D bias"); err != nil {
-			return
-		}
-		ts = append(ts, b)
-	}
-	_, err = dtypeOf("Conv2D", ts...)
-	return
-}
-
-func (op *conv2DOp) Do(vs ...G.Value) (G.Value, error) {
-	x, w, b, err := op.inputs(vs)
-	if err != nil {
-		return nil, err
-	}
-	y := op.out.get(x.Dtype(), op.yShape())
-	op.forward(x, w, b, y)
-	return y, nil
-}
-
-func (op *conv2DOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
-	x, w, b, err := op.inputs(vs)
-	if err != nil {
-		return nil, err
-	}
-	y, err := prealloc(p, x.Dtype(), op.yShape(), "Conv2D")
-	if err != nil {
-		return nil, err
-	}
-	op.forward(x, w, b, y)
-	return y, nil
-}
-
-func (op *conv2DOp) forward(x, w, b, y *tensor.Dense) {
-	switch x.Dtype() {
-	case tensor.Float32:
-		var bias []float32
-		if b != nil {
-			bias = b.Float32s()
-		}
-		convForward(op.convGeom, &op.ws, x.Float32s(), w.Float32s(), bias, y.Float32s(), op.act)
-	case tensor.Float64:
-		var bias []float64
-		if b != nil {
-			bias = b.Float64s()
-		}
-		convForward(op.convGeom, &op.ws, x.Float64s(), w.Float64s(), bias, y.Float64s(), op.act)
+	return Def{
+		Name: fmt.Sprintf("Conv2D{%v bias=%t %v}", g, bias, act),
+		In:   in,
+		Out:  g.yShape(),
+		F32:  func(y []float32, a [][]float32) { convForward(g, ws, a[0], a[1], biasOf(a), y, act) },
+		F64:  func(y []float64, a [][]float64) { convForward(g, ws, a[0], a[1], biasOf(a), y, act) },
+		Grad: func(gr *Grad) {
+			// The convolutions' gradients all start from ∂L/∂(pre-activation).
+			dz := preActGrad(gr, act)
+			gr.Set(0, gr.Apply(convInputGradDef(g), gr.Input(1), dz))
+			gr.Set(1, gr.Apply(convFilterGradDef(g), gr.Input(0), dz))
+			if bias {
+				gr.Set(2, gr.Apply(channelSumDef(g.yShape()), dz))
+			}
+		},
 	}
 }
 
-func (op *conv2DOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
-
-func (op *conv2DOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	if len(inputs) != op.Arity() {
-		return nil, errors.Errorf("%v: SymDiff got %d inputs, want %d", op, len(inputs), op.Arity())
-	}
-	x, w := inputs[0], inputs[1]
-	if op.act != Linear {
-		// The convolutions' gradients all start from ∂L/∂(pre-activation).
-		var err error
-		if grad, err = G.ApplyOp(newActGradOp(op.act, op.yShape()), output, grad); err != nil {
-			return nil, errors.Wrap(err, "Conv2D activation gradient")
-		}
-	}
-	dx, err := G.ApplyOp(&conv2DInputGradOp{convGeom: op.convGeom}, w, grad)
-	if err != nil {
-		return nil, errors.Wrap(err, "Conv2D input gradient")
-	}
-	dw, err := G.ApplyOp(&conv2DFilterGradOp{convGeom: op.convGeom}, x, grad)
-	if err != nil {
-		return nil, errors.Wrap(err, "Conv2D filter gradient")
-	}
-	if !op.bias {
-		return G.Nodes{dx, dw}, nil
-	}
-	db, err := G.ApplyOp(newChannelSumOp(op.yShape()), grad)
-	if err != nil {
-		return nil, errors.Wrap(err, "Conv2D bias gradient")
-	}
-	return G.Nodes{dx, dw, db}, nil
-}
-
-func (op *conv2DOp) DoDiff(ctx G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
-	dy, err := output.Grad()
-	if err != nil {
-		return errors.Wrap(err, "Conv2D DoDiff")
-	}
-	if op.act != Linear {
-		if dy, err = newActGradOp(op.act, op.yShape()).Do(output.Value(), dy); err != nil {
-			return errors.Wrap(err, "Conv2D DoDiff activation")
-		}
-	}
-	grads := []G.Op{&conv2DInputGradOp{convGeom: op.convGeom}, &conv2DFilterGradOp{convGeom: op.convGeom}, newChannelSumOp(op.yShape())}
-	args := [][]G.Value{{inputs[1].Value(), dy}, {inputs[0].Value(), dy}, {dy}}
-	for i, in := range inputs {
-		g, err := grads[i].Do(args[i]...)
-		if err != nil {
-			return errors.Wrapf(err, "Conv2D DoDiff %v", grads[i])
-		}
-		dst, err := in.Grad()
-		if err != nil {
-			return errors.Wrap(err, "Conv2D DoDiff")
-		}
-		if err := addTo(dst, g.(*tensor.Dense), fmt.Sprintf("Conv2D DoDiff input %d", i)); err != nil {
-			return err
-		}
+// biasOf returns the third argument, the bias, or nil.
+func biasOf[T Float](a [][]T) []T {
+	if len(a) == 3 {
+		return a[2]
 	}
 	return nil
 }
 
-// conv2DInputGradOp computes ∂L/∂x from the filters w and ∂L/∂y.
-type conv2DInputGradOp struct {
-	convGeom
-	out outBuf
-	ws  convWorkspace
-}
-
-func (op *conv2DInputGradOp) Arity() int { return 2 }
-func (op *conv2DInputGradOp) Type() hm.Type {
-	t := tensorType(4, hm.TypeVariable('a'))
-	return hm.NewFnType(t, t, t)
-}
-func (op *conv2DInputGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.xShape(), nil
-}
-func (op *conv2DInputGradOp) ReturnsPtr() bool      { return false }
-func (op *conv2DInputGradOp) CallsExtern() bool     { return false }
-func (op *conv2DInputGradOp) OverwritesInput() int  { return -1 }
-func (op *conv2DInputGradOp) WriteHash(h hash.Hash) { io.WriteString(h, op.String()) }
-func (op *conv2DInputGradOp) Hashcode() uint32      { return hashString(op) }
-func (op *conv2DInputGradOp) String() string        { return fmt.Sprintf("Conv2DInputGrad{%v}", op.convGeom) }
-
-func (op *conv2DInputGradOp) inputs(vs []G.Value) (w, dy *tensor.Dense, err error) {
-	if len(vs) != 2 {
-		return nil, nil, errors.Errorf("%v: got %d inputs, want 2", op, len(vs))
-	}
-	if w, err = dense(vs[0], "Conv2DInputGrad filters"); err != nil {
-		return
-	}
-	if dy, err = dense(vs[1], "Conv2DInputGrad output gradient"); err != nil {
-		return
-	}
-	if err = checkShape(w, op.wShape(), "Conv2DInputGrad filters"); err != nil {
-		return
-	}
-	if err = checkShape(dy, op.yShape(), "Conv2DInputGrad output gradient"); err != nil {
-		return
-	}
-	_, err = dtypeOf("Conv2DInputGrad", w, dy)
-	return
-}
-
-func (op *conv2DInputGradOp) Do(vs ...G.Value) (G.Value, error) {
-	w, dy, err := op.inputs(vs)
-	if err != nil {
-		return nil, err
-	}
-	dx := op.out.get(w.Dtype(), op.xShape())
-	op.do(w, dy, dx)
-	return dx, nil
-}
-
-func (op *conv2DInputGradOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
-	w, dy, err := op.inputs(vs)
-	if err != nil {
-		return nil, err
-	}
-	dx, err := prealloc(p, w.Dtype(), op.xShape(), "Conv2DInputGrad")
-	if err != nil {
-		return nil, err
-	}
-	op.do(w, dy, dx)
-	return dx, nil
-}
-
-func (op *conv2DInputGradOp) do(w, dy, dx *tensor.Dense) {
-	switch w.Dtype() {
-	case tensor.Float32:
-		convInputGrad(op.convGeom, &op.ws, w.Float32s(), dy.Float32s(), dx.Float32s())
-	case tensor.Float64:
-		convInputGrad(op.convGeom, &op.ws, w.Float64s(), dy.Float64s(), dx.Float64s())
+// convInputGradDef computes ∂L/∂x from the filters w and ∂L/∂y.
+func convInputGradDef(g convGeom) Def {
+	ws := new(convWorkspace)
+	return Def{
+		Name: fmt.Sprintf("Conv2DInputGrad{%v}", g),
+		In:   []tensor.Shape{g.wShape(), g.yShape()},
+		Out:  g.xShape(),
+		F32:  func(dx []float32, a [][]float32) { convInputGrad(g, ws, a[0], a[1], dx) },
+		F64:  func(dx []float64, a [][]float64) { convInputGrad(g, ws, a[0], a[1], dx) },
 	}
 }
 
-// conv2DFilterGradOp computes ∂L/∂w from the input x and ∂L/∂y.
-type conv2DFilterGradOp struct {
-	convGeom
-	out outBuf
-	ws  convWorkspace
-}
-
-func (op *conv2DFilterGradOp) Arity() int { return 2 }
-func (op *conv2DFilterGradOp) Type() hm.Type {
-	t := tensorType(4, hm.TypeVariable('a'))
-	return hm.NewFnType(t, t, t)
-}
-func (op *conv2DFilterGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return op.wShape(), nil
-}
-func (op *conv2DFilterGradOp) ReturnsPtr() bool      { return false }
-func (op *conv2DFilterGradOp) CallsExtern() bool     { return false }
-func (op *conv2DFilterGradOp) OverwritesInput() int  { return -1 }
-func (op *conv2DFilterGradOp) WriteHash(h hash.Hash) { io.WriteString(h, op.String()) }
-func (op *conv2DFilterGradOp) Hashcode() uint32      { return hashString(op) }
-func (op *conv2DFilterGradOp) String() string {
-	return fmt.Sprintf("Conv2DFilterGrad{%v}", op.convGeom)
-}
-
-func (op *conv2DFilterGradOp) inputs(vs []G.Value) (x, dy *tensor.Dense, err error) {
-	if len(vs) != 2 {
-		return nil, nil, errors.Errorf("%v: got %d inputs, want 2", op, len(vs))
-	}
-	if x, err = dense(vs[0], "Conv2DFilterGrad input"); err != nil {
-		return
-	}
-	if dy, err = dense(vs[1], "Conv2DFilterGrad output gradient"); err != nil {
-		return
-	}
-	if err = checkShape(x, op.xShape(), "Conv2DFilterGrad input"); err != nil {
-		return
-	}
-	if err = checkShape(dy, op.yShape(), "Conv2DFilterGrad output gradient"); err != nil {
-		return
-	}
-	_, err = dtypeOf("Conv2DFilterGrad", x, dy)
-	return
-}
-
-func (op *conv2DFilterGradOp) Do(vs ...G.Value) (G.Value, error) {
-	x, dy, err := op.inputs(vs)
-	if err != nil {
-		return nil, err
-	}
-	dw := op.out.get(x.Dtype(), op.wShape())
-	op.do(x, dy, dw)
-	return dw, nil
-}
-
-func (op *conv2DFilterGradOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
-	x, dy, err := op.inputs(vs)
-	if err != nil {
-		return nil, err
-	}
-	dw, err := prealloc(p, x.Dtype(), op.wShape(), "Conv2DFilterGrad")
-	if err != nil {
-		return nil, err
-	}
-	op.do(x, dy, dw)
-	return dw, nil
-}
-
-func (op *conv2DFilterGradOp) do(x, dy, dw *tensor.Dense) {
-	switch x.Dtype() {
-	case tensor.Float32:
-		convFilterGrad(op.convGeom, &op.ws, x.Float32s(), dy.Float32s(), dw.Float32s())
-	case tensor.Float64:
-		convFilterGrad(op.convGeom, &op.ws, x.Float64s(), dy.Float64s(), dw.Float64s())
+// convFilterGradDef computes ∂L/∂w from the input x and ∂L/∂y.
+func convFilterGradDef(g convGeom) Def {
+	ws := new(convWorkspace)
+	return Def{
+		Name: fmt.Sprintf("Conv2DFilterGrad{%v}", g),
+		In:   []tensor.Shape{g.xShape(), g.yShape()},
+		Out:  g.wShape(),
+		F32:  func(dw []float32, a [][]float32) { convFilterGrad(g, ws, a[0], a[1], dw) },
+		F64:  func(dw []float64, a [][]float64) { convFilterGrad(g, ws, a[0], a[1], dw) },
 	}
 }

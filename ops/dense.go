@@ -25,43 +25,33 @@ func Dense(x, w, b *G.Node, f Activation) (*G.Node, error) {
 		return nil, errors.Errorf("ops.Dense: unknown activation %d", int(f))
 	}
 	if b == nil {
-		return G.ApplyOp(newDenseOp(xs[0], xs[1], ws[1], false, f), x, w)
+		return denseDef(xs[0], xs[1], ws[1], false, f).Apply(x, w)
 	}
 	if bs := b.Shape(); !bs.Eq(tensor.Shape{ws[1]}) {
 		return nil, errors.Errorf("ops.Dense: bias has shape %v, want (%d)", bs, ws[1])
 	}
-	return G.ApplyOp(newDenseOp(xs[0], xs[1], ws[1], true, f), x, w, b)
+	return denseDef(xs[0], xs[1], ws[1], true, f).Apply(x, w, b)
 }
 
-func newDenseOp(n, in, out int, bias bool, f Activation) *kernelOp {
+func denseDef(n, in, out int, bias bool, f Activation) Def {
 	shapes := []tensor.Shape{{n, in}, {in, out}}
 	if bias {
 		shapes = append(shapes, tensor.Shape{out})
 	}
-	y := tensor.Shape{n, out}
-	dz := argGrad
-	var grad []gradStep
-	if f != Linear {
-		grad = append(grad, gradStep{newOp: func() *kernelOp { return newActGradOp(f, y) }, args: []int{argOut, argGrad}, input: -1})
-		dz = argStep(0)
-	}
-	grad = append(grad,
-		gradStep{newOp: func() *kernelOp { return newDenseInputGradOp(n, in, out) }, args: []int{dz, 1}, input: 0},
-		gradStep{newOp: func() *kernelOp { return newDenseWeightGradOp(n, in, out) }, args: []int{0, dz}, input: 1},
-	)
-	wrt := []bool{true, true}
-	if bias {
-		grad = append(grad, gradStep{newOp: func() *kernelOp { return newChannelSumOp(y) }, args: []int{dz}, input: 2})
-		wrt = append(wrt, true)
-	}
-	return &kernelOp{
-		name: fmt.Sprintf("Dense{x(%d,%d) w(%d,%d) bias=%t %v}", n, in, in, out, bias, f),
-		in:   shapes,
-		out:  y,
-		f32:  func(o []float32, a [][]float32, _ *float64) { denseForward(n, in, out, f, a, o) },
-		f64:  func(o []float64, a [][]float64, _ *float64) { denseForward(n, in, out, f, a, o) },
-		grad: grad,
-		wrt:  wrt,
+	return Def{
+		Name: fmt.Sprintf("Dense{x(%d,%d) w(%d,%d) bias=%t %v}", n, in, in, out, bias, f),
+		In:   shapes,
+		Out:  tensor.Shape{n, out},
+		F32:  func(o []float32, a [][]float32) { denseForward(n, in, out, f, a, o) },
+		F64:  func(o []float64, a [][]float64) { denseForward(n, in, out, f, a, o) },
+		Grad: func(g *Grad) {
+			dz := preActGrad(g, f)
+			g.Set(0, g.Apply(denseInputGradDef(n, in, out), dz, g.Input(1)))
+			g.Set(1, g.Apply(denseWeightGradDef(n, in, out), g.Input(0), dz))
+			if bias {
+				g.Set(2, g.Apply(channelSumDef(tensor.Shape{n, out}), dz))
+			}
+		},
 	}
 }
 
@@ -80,32 +70,24 @@ func denseForward[T Float](n, in, out int, f Activation, a [][]T, y []T) {
 	}
 }
 
-// newDenseInputGradOp computes dx (N, in) = dz (N, out) · wᵀ.
-func newDenseInputGradOp(n, in, out int) *kernelOp {
-	return &kernelOp{
-		name: fmt.Sprintf("DenseInputGrad{dz(%d,%d) w(%d,%d)}", n, out, in, out),
-		in:   []tensor.Shape{{n, out}, {in, out}},
-		out:  tensor.Shape{n, in},
-		f32: func(o []float32, a [][]float32, _ *float64) {
-			gemm(false, true, n, in, out, 1, a[0], out, a[1], out, 0, o, in)
-		},
-		f64: func(o []float64, a [][]float64, _ *float64) {
-			gemm(false, true, n, in, out, 1, a[0], out, a[1], out, 0, o, in)
-		},
+// denseInputGradDef computes dx (N, in) = dz (N, out) · wᵀ.
+func denseInputGradDef(n, in, out int) Def {
+	return Def{
+		Name: fmt.Sprintf("DenseInputGrad{dz(%d,%d) w(%d,%d)}", n, out, in, out),
+		In:   []tensor.Shape{{n, out}, {in, out}},
+		Out:  tensor.Shape{n, in},
+		F32:  func(o []float32, a [][]float32) { gemm(false, true, n, in, out, 1, a[0], out, a[1], out, 0, o, in) },
+		F64:  func(o []float64, a [][]float64) { gemm(false, true, n, in, out, 1, a[0], out, a[1], out, 0, o, in) },
 	}
 }
 
-// newDenseWeightGradOp computes dw (in, out) = xᵀ · dz.
-func newDenseWeightGradOp(n, in, out int) *kernelOp {
-	return &kernelOp{
-		name: fmt.Sprintf("DenseWeightGrad{x(%d,%d) dz(%d,%d)}", n, in, n, out),
-		in:   []tensor.Shape{{n, in}, {n, out}},
-		out:  tensor.Shape{in, out},
-		f32: func(o []float32, a [][]float32, _ *float64) {
-			gemm(true, false, in, out, n, 1, a[0], in, a[1], out, 0, o, out)
-		},
-		f64: func(o []float64, a [][]float64, _ *float64) {
-			gemm(true, false, in, out, n, 1, a[0], in, a[1], out, 0, o, out)
-		},
+// denseWeightGradDef computes dw (in, out) = xᵀ · dz.
+func denseWeightGradDef(n, in, out int) Def {
+	return Def{
+		Name: fmt.Sprintf("DenseWeightGrad{x(%d,%d) dz(%d,%d)}", n, in, n, out),
+		In:   []tensor.Shape{{n, in}, {n, out}},
+		Out:  tensor.Shape{in, out},
+		F32:  func(o []float32, a [][]float32) { gemm(true, false, in, out, n, 1, a[0], in, a[1], out, 0, o, out) },
+		F64:  func(o []float64, a [][]float64) { gemm(true, false, in, out, n, 1, a[0], in, a[1], out, 0, o, out) },
 	}
 }

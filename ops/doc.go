@@ -1,10 +1,14 @@
 // Package ops holds Retina's own Gorgonia operations: 2-D convolution,
 // max- and average-pooling, a fused dense layer, activations, losses,
-// dropout and reshaping, each with its gradient expressed as further ops.
+// dropout, reshaping, and the sum (Add) and concatenation (Concat) of
+// several nodes, each with its gradient expressed as further ops.
 //
-// Every op implements gorgonia.Op, gorgonia.SDOp (so gorgonia.Grad and the
-// TapeMachine can differentiate it), gorgonia.ADOp (for the LispMachine)
-// and gorgonia.UsePreallocDoer, for float32 and float64 tensors.
+// Every op is written one way, as a Def: a name, input and output shapes,
+// a kernel per dtype (float32, float64) and a gradient program of further
+// Defs (see Grad). Def.Apply makes it an op that implements gorgonia.Op,
+// gorgonia.SDOp (so gorgonia.Grad and the TapeMachine can differentiate
+// it), gorgonia.ADOp (for the LispMachine) and gorgonia.UsePreallocDoer.
+// A user's op is written the same way (see examples/custom-op).
 //
 // # Layout
 //

@@ -35,27 +35,28 @@ func Dropout(x *G.Node, p float64, state *DropoutState) (*G.Node, error) {
 	if state == nil {
 		return nil, errors.New("ops.Dropout: nil state")
 	}
-	return G.ApplyOp(newDropoutOp(x.Shape(), p, state, false), x)
+	return dropoutDef(x.Shape(), p, state, false).Apply(x)
 }
 
-func newDropoutOp(shape tensor.Shape, p float64, st *DropoutState, grad bool) *kernelOp {
+// dropoutDef applies the mask of the current step: to x, or to ∂L/∂y for
+// the gradient (grad), which is the same op with another name.
+func dropoutDef(shape tensor.Shape, p float64, st *DropoutState, grad bool) Def {
 	name := "Dropout"
 	if grad {
 		name = "DropoutGrad"
 	}
-	op := &kernelOp{
+	f := Def{
 		// The state's address tells apart two dropouts on the same input.
-		name: fmt.Sprintf("%s{%v p=%g seed=%d state=%p}", name, shape, p, st.Seed, st),
-		in:   []tensor.Shape{shape.Clone()},
-		out:  shape.Clone(),
-		f32:  func(o []float32, a [][]float32, _ *float64) { applyMask(st.maskFor(len(o), p), a[0], o) },
-		f64:  func(o []float64, a [][]float64, _ *float64) { applyMask(st.maskFor(len(o), p), a[0], o) },
+		Name: fmt.Sprintf("%s{%v p=%g seed=%d state=%p}", name, shape, p, st.Seed, st),
+		In:   []tensor.Shape{shape},
+		Out:  shape,
+		F32:  func(o []float32, a [][]float32) { applyMask(st.maskFor(len(o), p), a[0], o) },
+		F64:  func(o []float64, a [][]float64) { applyMask(st.maskFor(len(o), p), a[0], o) },
 	}
 	if !grad {
-		op.grad = []gradStep{{newOp: func() *kernelOp { return newDropoutOp(shape, p, st, true) }, args: []int{argGrad}, input: 0}}
-		op.wrt = []bool{true}
+		f.Grad = func(g *Grad) { g.Set(0, g.Apply(dropoutDef(shape, p, st, true), g.OutputGrad())) }
 	}
-	return op
+	return f
 }
 
 // maskFor returns the mask of the current step, drawing it once per step.

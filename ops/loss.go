@@ -12,6 +12,29 @@ import (
 // The losses reduce to a scalar and differentiate with respect to their
 // first argument only: targets are data, not parameters.
 
+// lossDef is the scalar loss L(p, t) of a prediction p and a target t of
+// shape s, whose gradient ∂L/∂p (for the loss's own gradient g, 1 when it
+// is the cost) is written by grad32/grad64.
+func lossDef(name string, s tensor.Shape,
+	loss32 func(p, t []float32) float64, loss64 func(p, t []float64) float64,
+	grad32 func(p, t []float32, g float32, dp []float32), grad64 func(p, t []float64, g float64, dp []float64)) Def {
+	return Def{
+		Name: fmt.Sprintf("%s{%v}", name, s),
+		In:   []tensor.Shape{s, s},
+		F32:  func(o []float32, a [][]float32) { o[0] = float32(loss32(a[0], a[1])) },
+		F64:  func(o []float64, a [][]float64) { o[0] = loss64(a[0], a[1]) },
+		Grad: func(g *Grad) {
+			g.Set(0, g.Apply(Def{
+				Name: fmt.Sprintf("%sGrad{%v}", name, s),
+				In:   []tensor.Shape{s, s, {}},
+				Out:  s,
+				F32:  func(o []float32, a [][]float32) { grad32(a[0], a[1], a[2][0], o) },
+				F64:  func(o []float64, a [][]float64) { grad64(a[0], a[1], a[2][0], o) },
+			}, g.Input(0), g.Input(1), g.OutputGrad()))
+		},
+	}
+}
+
 func lossShapes(name string, pred, target *G.Node, rank int) (tensor.Shape, error) {
 	ps, ts := pred.Shape(), target.Shape()
 	if rank > 0 && len(ps) != rank {
@@ -40,23 +63,12 @@ func SoftmaxCrossEntropy(logits, target *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	n, k := s[0], s[1]
-	op := &kernelOp{
-		name: fmt.Sprintf("SoftmaxCrossEntropy{%v}", s),
-		in:   []tensor.Shape{s, s},
-		f32:  func(_ []float32, a [][]float32, r *float64) { *r = softmaxCE(a[0], a[1], n, k) },
-		f64:  func(_ []float64, a [][]float64, r *float64) { *r = softmaxCE(a[0], a[1], n, k) },
-		grad: []gradStep{{newOp: func() *kernelOp {
-			return &kernelOp{
-				name: fmt.Sprintf("SoftmaxCrossEntropyGrad{%v}", s),
-				in:   []tensor.Shape{s, s, {}},
-				out:  s,
-				f32:  func(o []float32, a [][]float32, _ *float64) { softmaxCEGrad(a[0], a[1], a[2][0], o, n, k) },
-				f64:  func(o []float64, a [][]float64, _ *float64) { softmaxCEGrad(a[0], a[1], a[2][0], o, n, k) },
-			}
-		}, args: []int{0, 1, argGrad}, input: 0}},
-		wrt: []bool{true, false},
-	}
-	return G.ApplyOp(op, logits, target)
+	return lossDef("SoftmaxCrossEntropy", s,
+		func(z, t []float32) float64 { return softmaxCE(z, t, n, k) },
+		func(z, t []float64) float64 { return softmaxCE(z, t, n, k) },
+		func(z, t []float32, g float32, dz []float32) { softmaxCEGrad(z, t, g, dz, n, k) },
+		func(z, t []float64, g float64, dz []float64) { softmaxCEGrad(z, t, g, dz, n, k) },
+	).Apply(logits, target)
 }
 
 func softmaxCE[T Float](z, t []T, n, k int) float64 {
@@ -109,23 +121,12 @@ func MSE(pred, target *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	m := float64(s.TotalSize())
-	op := &kernelOp{
-		name: fmt.Sprintf("MSE{%v}", s),
-		in:   []tensor.Shape{s, s},
-		f32:  func(_ []float32, a [][]float32, r *float64) { *r = sqDiff(a[0], a[1]) / m },
-		f64:  func(_ []float64, a [][]float64, r *float64) { *r = sqDiff(a[0], a[1]) / m },
-		grad: []gradStep{{newOp: func() *kernelOp {
-			return &kernelOp{
-				name: fmt.Sprintf("MSEGrad{%v}", s),
-				in:   []tensor.Shape{s, s, {}},
-				out:  s,
-				f32:  func(o []float32, a [][]float32, _ *float64) { scaledDiff(a[0], a[1], 2*float64(a[2][0])/m, o) },
-				f64:  func(o []float64, a [][]float64, _ *float64) { scaledDiff(a[0], a[1], 2*a[2][0]/m, o) },
-			}
-		}, args: []int{0, 1, argGrad}, input: 0}},
-		wrt: []bool{true, false},
-	}
-	return G.ApplyOp(op, pred, target)
+	return lossDef("MSE", s,
+		func(p, t []float32) float64 { return sqDiff(p, t) / m },
+		func(p, t []float64) float64 { return sqDiff(p, t) / m },
+		func(p, t []float32, g float32, dp []float32) { scaledDiff(p, t, 2*float64(g)/m, dp) },
+		func(p, t []float64, g float64, dp []float64) { scaledDiff(p, t, 2*g/m, dp) },
+	).Apply(pred, target)
 }
 
 func sqDiff[T Float](p, t []T) float64 {
@@ -161,23 +162,12 @@ func SigmoidCrossEntropy(logits, target *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	m := float64(s.TotalSize())
-	op := &kernelOp{
-		name: fmt.Sprintf("SigmoidCrossEntropy{%v}", s),
-		in:   []tensor.Shape{s, s},
-		f32:  func(_ []float32, a [][]float32, r *float64) { *r = sigmoidCE(a[0], a[1]) / m },
-		f64:  func(_ []float64, a [][]float64, r *float64) { *r = sigmoidCE(a[0], a[1]) / m },
-		grad: []gradStep{{newOp: func() *kernelOp {
-			return &kernelOp{
-				name: fmt.Sprintf("SigmoidCrossEntropyGrad{%v}", s),
-				in:   []tensor.Shape{s, s, {}},
-				out:  s,
-				f32:  func(o []float32, a [][]float32, _ *float64) { sigmoidCEGrad(a[0], a[1], float64(a[2][0])/m, o) },
-				f64:  func(o []float64, a [][]float64, _ *float64) { sigmoidCEGrad(a[0], a[1], a[2][0]/m, o) },
-			}
-		}, args: []int{0, 1, argGrad}, input: 0}},
-		wrt: []bool{true, false},
-	}
-	return G.ApplyOp(op, logits, target)
+	return lossDef("SigmoidCrossEntropy", s,
+		func(z, t []float32) float64 { return sigmoidCE(z, t) / m },
+		func(z, t []float64) float64 { return sigmoidCE(z, t) / m },
+		func(z, t []float32, g float32, dz []float32) { sigmoidCEGrad(z, t, float64(g)/m, dz) },
+		func(z, t []float64, g float64, dz []float64) { sigmoidCEGrad(z, t, g/m, dz) },
+	).Apply(logits, target)
 }
 
 func sigmoidCE[T Float](z, t []T) float64 {

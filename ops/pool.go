@@ -2,12 +2,9 @@ package ops
 
 import (
 	"fmt"
-	"hash"
-	"io"
 	"math"
 	"unsafe"
 
-	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -88,175 +85,29 @@ func pool2D(kind PoolKind, x *G.Node, win Window) (*G.Node, error) {
 	if err != nil {
 		return nil, errors.Wrapf(err, "ops.%v", kind)
 	}
-	return G.ApplyOp(&poolOp{poolGeom: g, kind: kind}, x)
+	return poolDef(g, kind).Apply(x)
 }
 
-// poolOp is the forward pass of max- or average-pooling.
-type poolOp struct {
-	poolGeom
-	kind PoolKind
-	out  outBuf
-}
-
-func (op *poolOp) Arity() int { return 1 }
-func (op *poolOp) Type() hm.Type {
-	t := tensorType(4, hm.TypeVariable('a'))
-	return hm.NewFnType(t, t)
-}
-func (op *poolOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.yShape(), nil }
-func (op *poolOp) ReturnsPtr() bool                               { return false }
-func (op *poolOp) CallsExtern() bool                              { return false }
-func (op *poolOp) OverwritesInput() int                           { return -1 }
-func (op *poolOp) WriteHash(h hash.Hash)                          { io.WriteString(h, op.String()) }
-func (op *poolOp) Hashcode() uint32                               { return hashString(op) }
-func (op *poolOp) String() string                                 { return fmt.Sprintf("%v{%v}", op.kind, op.poolGeom) }
-
-func (op *poolOp) input(vs []G.Value) (*tensor.Dense, error) {
-	if len(vs) != 1 {
-		return nil, errors.Errorf("%v: got %d inputs, want 1", op, len(vs))
-	}
-	x, err := dense(vs[0], op.kind.String()+" input")
-	if err != nil {
-		return nil, err
-	}
-	if err := checkShape(x, op.xShape(), op.kind.String()+" input"); err != nil {
-		return nil, err
-	}
-	_, err = dtypeOf(op.kind.String(), x)
-	return x, err
-}
-
-func (op *poolOp) Do(vs ...G.Value) (G.Value, error) {
-	x, err := op.input(vs)
-	if err != nil {
-		return nil, err
-	}
-	y := op.out.get(x.Dtype(), op.yShape())
-	op.do(x, y)
-	return y, nil
-}
-
-func (op *poolOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
-	x, err := op.input(vs)
-	if err != nil {
-		return nil, err
-	}
-	y, err := prealloc(p, x.Dtype(), op.yShape(), op.kind.String())
-	if err != nil {
-		return nil, err
-	}
-	op.do(x, y)
-	return y, nil
-}
-
-func (op *poolOp) do(x, y *tensor.Dense) {
-	switch x.Dtype() {
-	case tensor.Float32:
-		poolForward(op.poolGeom, op.kind, x.Float32s(), y.Float32s())
-	case tensor.Float64:
-		poolForward(op.poolGeom, op.kind, x.Float64s(), y.Float64s())
+// poolDef is the forward pass of max- or average-pooling.
+func poolDef(g poolGeom, kind PoolKind) Def {
+	return Def{
+		Name: fmt.Sprintf("%v{%v}", kind, g),
+		In:   []tensor.Shape{g.xShape()},
+		Out:  g.yShape(),
+		F32:  func(y []float32, a [][]float32) { poolForward(g, kind, a[0], y) },
+		F64:  func(y []float64, a [][]float64) { poolForward(g, kind, a[0], y) },
+		Grad: func(gr *Grad) { gr.Set(0, gr.Apply(poolGradDef(g, kind), gr.Input(0), gr.OutputGrad())) },
 	}
 }
 
-func (op *poolOp) DiffWRT(int) []bool { return []bool{true} }
-
-func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	if len(inputs) != 1 {
-		return nil, errors.Errorf("%v: SymDiff got %d inputs, want 1", op, len(inputs))
-	}
-	dx, err := G.ApplyOp(&poolGradOp{poolGeom: op.poolGeom, kind: op.kind}, inputs[0], grad)
-	if err != nil {
-		return nil, errors.Wrapf(err, "%v gradient", op.kind)
-	}
-	return G.Nodes{dx}, nil
-}
-
-func (op *poolOp) DoDiff(ctx G.ExecutionContext, inputs G.Nodes, output *G.Node) error {
-	dy, err := output.Grad()
-	if err != nil {
-		return errors.Wrapf(err, "%v DoDiff", op.kind)
-	}
-	g, err := (&poolGradOp{poolGeom: op.poolGeom, kind: op.kind}).Do(inputs[0].Value(), dy)
-	if err != nil {
-		return errors.Wrapf(err, "%v DoDiff", op.kind)
-	}
-	dst, err := inputs[0].Grad()
-	if err != nil {
-		return errors.Wrapf(err, "%v DoDiff", op.kind)
-	}
-	return addTo(dst, g.(*tensor.Dense), op.kind.String()+" DoDiff")
-}
-
-// poolGradOp computes ∂L/∂x of pooling from x and ∂L/∂y.
-type poolGradOp struct {
-	poolGeom
-	kind PoolKind
-	out  outBuf
-}
-
-func (op *poolGradOp) Arity() int { return 2 }
-func (op *poolGradOp) Type() hm.Type {
-	t := tensorType(4, hm.TypeVariable('a'))
-	return hm.NewFnType(t, t, t)
-}
-func (op *poolGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.xShape(), nil }
-func (op *poolGradOp) ReturnsPtr() bool                               { return false }
-func (op *poolGradOp) CallsExtern() bool                              { return false }
-func (op *poolGradOp) OverwritesInput() int                           { return -1 }
-func (op *poolGradOp) WriteHash(h hash.Hash)                          { io.WriteString(h, op.String()) }
-func (op *poolGradOp) Hashcode() uint32                               { return hashString(op) }
-func (op *poolGradOp) String() string                                 { return fmt.Sprintf("%vGrad{%v}", op.kind, op.poolGeom) }
-
-func (op *poolGradOp) inputs(vs []G.Value) (x, dy *tensor.Dense, err error) {
-	what := op.kind.String() + "Grad"
-	if len(vs) != 2 {
-		return nil, nil, errors.Errorf("%v: got %d inputs, want 2", op, len(vs))
-	}
-	if x, err = dense(vs[0], what+" input"); err != nil {
-		return
-	}
-	if dy, err = dense(vs[1], what+" output gradient"); err != nil {
-		return
-	}
-	if err = checkShape(x, op.xShape(), what+" input"); err != nil {
-		return
-	}
-	if err = checkShape(dy, op.yShape(), what+" output gradient"); err != nil {
-		return
-	}
-	_, err = dtypeOf(what, x, dy)
-	return
-}
-
-func (op *poolGradOp) Do(vs ...G.Value) (G.Value, error) {
-	x, dy, err := op.inputs(vs)
-	if err != nil {
-		return nil, err
-	}
-	dx := op.out.get(x.Dtype(), op.xShape())
-	op.do(x, dy, dx)
-	return dx, nil
-}
-
-func (op *poolGradOp) UsePreallocDo(p G.Value, vs ...G.Value) (G.Value, error) {
-	x, dy, err := op.inputs(vs)
-	if err != nil {
-		return nil, err
-	}
-	dx, err := prealloc(p, x.Dtype(), op.xShape(), op.kind.String()+"Grad")
-	if err != nil {
-		return nil, err
-	}
-	op.do(x, dy, dx)
-	return dx, nil
-}
-
-func (op *poolGradOp) do(x, dy, dx *tensor.Dense) {
-	switch x.Dtype() {
-	case tensor.Float32:
-		poolBackward(op.poolGeom, op.kind, x.Float32s(), dy.Float32s(), dx.Float32s())
-	case tensor.Float64:
-		poolBackward(op.poolGeom, op.kind, x.Float64s(), dy.Float64s(), dx.Float64s())
+// poolGradDef computes ∂L/∂x of pooling from x and ∂L/∂y.
+func poolGradDef(g poolGeom, kind PoolKind) Def {
+	return Def{
+		Name: fmt.Sprintf("%vGrad{%v}", kind, g),
+		In:   []tensor.Shape{g.xShape(), g.yShape()},
+		Out:  g.xShape(),
+		F32:  func(dx []float32, a [][]float32) { poolBackward(g, kind, a[0], a[1], dx) },
+		F64:  func(dx []float64, a [][]float64) { poolBackward(g, kind, a[0], a[1], dx) },
 	}
 }
 

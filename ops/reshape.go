@@ -17,18 +17,17 @@ func Reshape(x *G.Node, shape tensor.Shape) (*G.Node, error) {
 		return nil, errors.Errorf("ops.Reshape: cannot reshape %v (%d elements) to %v (%d elements)",
 			from, from.TotalSize(), shape, shape.TotalSize())
 	}
-	return G.ApplyOp(newReshapeOp(from, shape), x)
+	return reshapeDef(from, shape).Apply(x)
 }
 
-func newReshapeOp(from, to tensor.Shape) *kernelOp {
-	return &kernelOp{
-		name: fmt.Sprintf("Reshape{%v→%v}", from, to),
-		in:   []tensor.Shape{from.Clone()},
-		out:  to.Clone(),
-		f32:  func(o []float32, a [][]float32, _ *float64) { copy(o, a[0]) },
-		f64:  func(o []float64, a [][]float64, _ *float64) { copy(o, a[0]) },
-		grad: []gradStep{{newOp: func() *kernelOp { return newReshapeOp(to, from) }, args: []int{argGrad}, input: 0}},
-		wrt:  []bool{true},
+func reshapeDef(from, to tensor.Shape) Def {
+	return Def{
+		Name: fmt.Sprintf("Reshape{%v→%v}", from, to),
+		In:   []tensor.Shape{from},
+		Out:  to,
+		F32:  func(o []float32, a [][]float32) { copy(o, a[0]) },
+		F64:  func(o []float64, a [][]float64) { copy(o, a[0]) },
+		Grad: func(g *Grad) { g.Set(0, g.Apply(reshapeDef(to, from), g.OutputGrad())) },
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
@@ -30,14 +31,6 @@ func dense(v G.Value, what string) (*tensor.Dense, error) {
 		return md, nil
 	}
 	return d, nil
-}
-
-// checkShape returns an error unless d has exactly the shape want.
-func checkShape(d *tensor.Dense, want tensor.Shape, what string) error {
-	if !d.Shape().Eq(want) {
-		return errors.Errorf("%s: shape %v, want %v", what, d.Shape(), want)
-	}
-	return nil
 }
 
 // outBuf is an op-owned output tensor, reused while shape and dtype match.
@@ -70,18 +63,6 @@ type scalarBuf struct {
 	f64 G.F64
 }
 
-func (b *scalarBuf) set(dt tensor.Dtype, v float64) (G.Value, error) {
-	switch dt {
-	case tensor.Float32:
-		b.f32 = G.F32(v)
-		return &b.f32, nil
-	case tensor.Float64:
-		b.f64 = G.F64(v)
-		return &b.f64, nil
-	}
-	return nil, errors.Errorf("unsupported dtype %v", dt)
-}
-
 // tensorType is the Gorgonia type of a tensor of the given rank with element type a.
 func tensorType(dims int, a hm.TypeVariable) hm.Type {
 	return G.TensorType{Dims: dims, Of: a}
@@ -94,40 +75,47 @@ func hashString(s fmt.Stringer) uint32 {
 	return h.Sum32()
 }
 
-// dtypeOf returns the element type shared by the values, or an error.
-func dtypeOf(what string, vs ...*tensor.Dense) (tensor.Dtype, error) {
-	dt := vs[0].Dtype()
-	if dt != tensor.Float32 && dt != tensor.Float64 {
-		return dt, errors.Errorf("%s: unsupported dtype %v (want float32 or float64)", what, dt)
-	}
-	for _, v := range vs[1:] {
-		if v.Dtype() != dt {
-			return dt, errors.Errorf("%s: mixed dtypes %v and %v", what, dt, v.Dtype())
-		}
-	}
-	return dt, nil
-}
-
-// addTo adds src into the gradient value dst (dst += src); both contiguous, same dtype and size.
-func addTo(dst G.Value, src *tensor.Dense, what string) error {
-	d, err := dense(dst, what)
+// addTo adds src into the gradient value dst (dst += src): tensors or
+// Gorgonia scalars of one dtype and size.
+func addTo(dst, src G.Value, what string) error {
+	d32, d64, err := floats(dst, what)
 	if err != nil {
 		return err
 	}
-	if d.Size() != src.Size() || d.Dtype() != src.Dtype() {
-		return errors.Errorf("%s: gradient is %v %v, update is %v %v", what, d.Dtype(), d.Shape(), src.Dtype(), src.Shape())
+	s32, s64, err := floats(src, what)
+	if err != nil {
+		return err
 	}
-	switch a := d.Data().(type) {
-	case []float32:
-		for i, v := range src.Float32s() {
-			a[i] += v
-		}
-	case []float64:
-		for i, v := range src.Float64s() {
-			a[i] += v
-		}
-	default:
-		return errors.Errorf("%s: unsupported gradient dtype %v", what, d.Dtype())
+	if len(d32) != len(s32) || len(d64) != len(s64) {
+		return errors.Errorf("%s: gradient is %v %v, update is %v %v", what, dst.Dtype(), dst.Shape(), src.Dtype(), src.Shape())
+	}
+	for i, v := range s32 {
+		d32[i] += v
+	}
+	for i, v := range s64 {
+		d64[i] += v
 	}
 	return nil
+}
+
+// floats returns the data of a float32 or float64 value (one of the two
+// slices), scalars as one-element slices of the value itself.
+func floats(v G.Value, what string) ([]float32, []float64, error) {
+	switch s := v.(type) {
+	case *G.F32:
+		return unsafe.Slice((*float32)(s), 1), nil, nil
+	case *G.F64:
+		return nil, unsafe.Slice((*float64)(s), 1), nil
+	}
+	d, err := dense(v, what)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch d.Dtype() {
+	case tensor.Float32:
+		return d.Float32s(), nil, nil
+	case tensor.Float64:
+		return nil, d.Float64s(), nil
+	}
+	return nil, nil, errors.Errorf("%s: unsupported dtype %v (want float32 or float64)", what, d.Dtype())
 }

@@ -10,7 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/retina-ml/retina/graph"
-	"github.com/retina-ml/retina/ops/par"
+	"github.com/retina-ml/retina/internal/par"
 )
 
 // Optimizer updates a model's parameters in place from their gradients.

@@ -91,9 +91,9 @@ func run(f *cli.Flags, k int) error {
 		return err
 	}
 
-	// The decoder reconstructs in the row space of dense2/W (k, n): compare
+	// The decoder reconstructs in the row space of decoder/dense1/W (k, n): compare
 	// it, as the column space of its transpose, with the principal subspace.
-	dec, err := autoencoder.ParamMatrix(model, "dense2/W")
+	dec, err := autoencoder.ParamMatrix(model, "decoder/dense1/W")
 	if err != nil {
 		return err
 	}

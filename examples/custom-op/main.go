@@ -1,7 +1,29 @@
 // Command custom-op shows how to extend Retina with an op of your own: it
-// defines swish(x) = x·σ(x) and its gradient as Gorgonia ops (swish.go),
-// checks them with ops/opcheck (swish_test.go), wraps the op in a layer and
-// trains a 784-100-10 network with it on real MNIST.
+// defines swish(x) = x·σ(x) as an ops.Def (swish.go), a name, shapes, a
+// loop per dtype and a gradient program, which Apply makes a Gorgonia op
+// with both kinds of gradient and a reused output buffer; checks it with
+// ops/opcheck (swish_test.go); wraps it in a layer and trains a
+// 784-100-10 network with it on real MNIST:
+//
+//	func Swish(x *G.Node) (*G.Node, error) {
+//		s := x.Shape()
+//		return ops.Def{
+//			Name: fmt.Sprintf("Swish%v", s), // every parameter: nodes merge by it
+//			In:   []tensor.Shape{s},
+//			Out:  s,
+//			F32:  swish[float32], // func(y []T, in [][]T): y = in[0]·σ(in[0])
+//			F64:  swish[float64],
+//			Grad: func(g *ops.Grad) { // ∂L/∂x = SwishGrad(x, ∂L/∂y)
+//				g.Set(0, g.Apply(ops.Def{
+//					Name: fmt.Sprintf("SwishGrad%v", s),
+//					In:   []tensor.Shape{s, s},
+//					Out:  s,
+//					F32:  swishGrad[float32],
+//					F64:  swishGrad[float64],
+//				}, g.Input(0), g.OutputGrad()))
+//			},
+//		}.Apply(x)
+//	}
 //
 //	go run ./examples/custom-op -epochs 1
 //	go test ./examples/custom-op       # the gradient checks

@@ -67,7 +67,7 @@ func probe(m *graph.Model, x plane, layers []int, units [][2]int, fields []cnn.R
 	}
 	out := make([]influence, len(layers))
 	for k, l := range layers {
-		_, shape := m.LayerShapes(l)
+		shape := m.Layers()[l].Out
 		size := shape.TotalSize()
 		f := fields[l]
 		var watch []int // indices, within one sample, of the watched units
@@ -123,8 +123,8 @@ func reportFields(r *report, m *graph.Model, test *datasets.Set, digit int) ([]f
 	if err != nil {
 		return nil, err
 	}
-	h, w := m.Input[1], m.Input[2]
-	size := m.Input.TotalSize()
+	h, w := m.Inputs()[0][1], m.Inputs()[0][2]
+	size := m.Inputs()[0].TotalSize()
 	x := plane{V: test.X[digit*size : (digit+1)*size], H: h, W: w}
 
 	// Probe the centre unit of every conv and pool layer, and the first

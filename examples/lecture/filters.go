@@ -18,17 +18,17 @@ import (
 // model's input size, back to back) and returns a copy of the output of
 // each layer asked for, n samples back to back.
 func activations(m *graph.Model, x []float32, n int, layers ...int) ([][]float32, error) {
-	if want := n * m.Input.TotalSize(); len(x) != want {
-		return nil, errors.Errorf("activations: %d values for %d samples of %v, want %d", len(x), n, m.Input, want)
+	if want := n * m.Inputs()[0].TotalSize(); len(x) != want {
+		return nil, errors.Errorf("activations: %d values for %d samples of %v, want %d", len(x), n, m.Inputs()[0], want)
 	}
 	g := G.NewGraph()
-	in := m.NewInput(g, n)
+	in := m.NewInputs(g, n)
 	b, err := m.Build(g, in, graph.Eval)
 	if err != nil {
 		return nil, errors.Wrap(err, "activations")
 	}
-	t := tensor.New(tensor.WithShape(in.Shape().Clone()...), tensor.WithBacking(append([]float32(nil), x...)))
-	if err := G.Let(in, t); err != nil {
+	t := tensor.New(tensor.WithShape(in[0].Shape().Clone()...), tensor.WithBacking(append([]float32(nil), x...)))
+	if err := G.Let(in[0], t); err != nil {
 		return nil, errors.Wrap(err, "activations: binding the input")
 	}
 	vm := G.NewTapeMachine(g)
@@ -52,8 +52,8 @@ func activations(m *graph.Model, x []float32, n int, layers ...int) ([][]float32
 
 // layerIndex returns the index of the layer called name.
 func layerIndex(m *graph.Model, name string) (int, error) {
-	for i := range m.Layers {
-		if m.LayerName(i) == name {
+	for i := range m.Layers() {
+		if m.Layers()[i].Name == name {
 			return i, nil
 		}
 	}
@@ -167,7 +167,7 @@ func reportFeatures(r *report, dir string, m *graph.Model, test *datasets.Set, d
 	if err != nil {
 		return fm, err
 	}
-	wp := m.Param(m.LayerName(ll.conv) + "/W")
+	wp := m.Param(m.Layers()[ll.conv].Name + "/W")
 	if wp == nil {
 		return fm, errors.New("LeNet has no conv1/W")
 	}
@@ -183,14 +183,14 @@ func reportFeatures(r *report, dir string, m *graph.Model, test *datasets.Set, d
 	nf, kh, kw := ws[0], ws[2], ws[3]
 	filters := planes(append([]float32(nil), wdata...), nf, kh, kw)
 
-	size := m.Input.TotalSize()
-	x := plane{V: test.X[digit*size : (digit+1)*size], H: m.Input[1], W: m.Input[2]}
+	size := m.Inputs()[0].TotalSize()
+	x := plane{V: test.X[digit*size : (digit+1)*size], H: m.Inputs()[0][1], W: m.Inputs()[0][2]}
 	acts, err := activations(m, x.V, 1, ll.conv, ll.relu, ll.pool)
 	if err != nil {
 		return fm, err
 	}
-	_, cs := m.LayerShapes(ll.conv)
-	_, ps := m.LayerShapes(ll.pool)
+	cs := m.Layers()[ll.conv].Out
+	ps := m.Layers()[ll.pool].Out
 	fm.ConvShape, fm.PoolShape = cs.Clone(), ps.Clone()
 	conv := planes(acts[0], cs[0], cs[1], cs[2])
 	relu := planes(acts[1], cs[0], cs[1], cs[2])

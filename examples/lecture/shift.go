@@ -136,10 +136,10 @@ func reportShifts(r *report, dir string, m *graph.Model, test *datasets.Set, dig
 	if err != nil {
 		return sm, err
 	}
-	h, w := m.Input[1], m.Input[2]
-	size := m.Input.TotalSize()
+	h, w := m.Inputs()[0][1], m.Inputs()[0][2]
+	size := m.Inputs()[0].TotalSize()
 	if size != h*w {
-		return sm, errors.Errorf("shift experiment needs one input channel, model input is %v", m.Input)
+		return sm, errors.Errorf("shift experiment needs one input channel, model input is %v", m.Inputs()[0])
 	}
 	// Digits whose ink survives the largest shift: the comparison then
 	// loses nothing at the border.
@@ -173,8 +173,8 @@ func reportShifts(r *report, dir string, m *graph.Model, test *datasets.Set, dig
 	if err != nil {
 		return sm, err
 	}
-	_, cs := m.LayerShapes(ll.relu)
-	_, ps := m.LayerShapes(ll.pool)
+	cs := m.Layers()[ll.relu].Out
+	ps := m.Layers()[ll.pool].Out
 	cn, pn := cs.TotalSize(), ps.TotalSize()
 	conv := func(v int) []float32 { return acts[0][v*cn : (v+1)*cn] }
 	pool := func(v int) []float32 { return acts[1][v*pn : (v+1)*pn] }

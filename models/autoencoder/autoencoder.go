@@ -3,8 +3,10 @@
 // principal component analysis (PCA) they generalise, used as a baseline
 // and as a test oracle.
 //
-// The models are plain graph.Models of Dense layers over vectors: give them
-// images flattened to (784) (see Unlabelled). Train them with
+// Each autoencoder is a graph.Model of Dense layers over vectors (give it
+// images flattened to (784), see Unlabelled) that calls two models of its
+// own, Submodel("encoder") and Submodel("decoder"), over the same parameter
+// tensors: each half predicts alone and sees every update of the whole. Train them with
 // train.Config{Reconstruct: true} and train.MSE, or train.BCE for models
 // that end in a Sigmoid layer:
 //
@@ -17,8 +19,7 @@
 //   - Deep(widths, hidden): symmetric deep autoencoders, and Hinton(), the
 //     784-1000-500-250-30 network of Hinton & Salakhutdinov (Science 2006).
 //
-// Encoder extracts the encoder half of a trained model (sharing its
-// parameters); train.Predict runs any model on a data set. PCA, FitPCA and
+// Encoder returns the encoder half of a model; train.Predict runs any model on a data set. PCA, FitPCA and
 // PrincipalAngles compute the linear baseline with gonum, and ReconError is
 // the papers' measure: squared error summed over each sample's elements,
 // averaged over samples.
@@ -32,68 +33,88 @@ import (
 )
 
 // Linear returns an n-k-n hourglass of purely linear units with biases:
-// Dense(k) "dense1" — the code — then Dense(n) "dense2", the output. Its
-// weights are dense1/W (n, k) and dense2/W (k, n): the rows of dense2/W
-// span the subspace the decoder reconstructs in. Train it with train.MSE;
-// at the minimum of the squared error that subspace is the top-k principal
-// subspace of the training data and the error is PCA's (Baldi & Hornik
-// 1989). opts are passed to graph.Sequential.Declare.
+// the encoder Dense(k) — the code — then the decoder Dense(n), the output.
+// Its weights are encoder/dense1/W (n, k) and decoder/dense1/W (k, n): the
+// rows of decoder/dense1/W span the subspace the decoder reconstructs in.
+// Train it with train.MSE; at the minimum of the squared error that
+// subspace is the top-k principal subspace of the training data and the
+// error is PCA's (Baldi & Hornik 1989). opts are passed to graph.Func.
 func Linear(n, k int, opts ...graph.Option) (*graph.Model, error) {
 	if err := checkWidths([]int{n, k}); err != nil {
 		return nil, err
 	}
-	m, err := graph.Sequential{graph.Dense{Units: k}, graph.Dense{Units: n}}.Declare(graph.Shape{n}, opts...)
-	return m, errors.Wrap(err, "autoencoder")
+	return join(n, graph.Sequential{graph.Dense{Units: k}}, graph.Sequential{graph.Dense{Units: n}}, k, opts)
 }
 
-// Shallow returns the nonlinear counterpart of Linear, n-k-n: Dense(k)
-// followed by the code activation act (nil: a linear code), then Dense(n)
-// and a Sigmoid, so that outputs are intensities in (0, 1). Train it with
-// train.BCE (or train.MSE). With act nil it is logistic PCA; with
-// act = graph.Sigmoid{} it is the classic single-hidden-layer nonlinear
-// autoencoder. opts are passed to graph.Sequential.Declare.
+// Shallow returns the nonlinear counterpart of Linear, n-k-n: the encoder
+// Dense(k) followed by the code activation act (nil: a linear code), then
+// the decoder Dense(n) and a Sigmoid, so that outputs are intensities in
+// (0, 1). Train it with train.BCE (or train.MSE). With act nil it is
+// logistic PCA; with act = graph.Sigmoid{} it is the classic
+// single-hidden-layer nonlinear autoencoder. opts are passed to graph.Func.
 func Shallow(n, k int, act graph.Layer, opts ...graph.Option) (*graph.Model, error) {
 	if err := checkWidths([]int{n, k}); err != nil {
 		return nil, err
 	}
-	layers := graph.Sequential{graph.Dense{Units: k}}
+	enc := graph.Sequential{graph.Dense{Units: k, Init: graph.InitBefore(act)}}
 	if act != nil {
-		layers = append(layers, act)
+		enc = append(enc, act)
 	}
-	layers = append(layers, graph.Dense{Units: n}, graph.Sigmoid{})
-	m, err := layers.Declare(graph.Shape{n}, opts...)
-	return m, errors.Wrap(err, "autoencoder")
+	return join(n, enc, graph.Sequential{graph.Dense{Units: n}, graph.Sigmoid{}}, k, opts)
 }
 
 // Deep returns a symmetric deep autoencoder. widths are the encoder's
 // widths from the input to the code, e.g. [784 1000 500 250 30]; the
 // decoder mirrors them back to widths[0]. Every hidden Dense layer is
-// followed by the activation layer hidden (nil: linear hidden units); the
-// code layer, widths[len−1] wide, is linear, and the output layer is a
-// Sigmoid so that reconstructions lie in (0, 1) and train.BCE applies.
-// The model has 2·(len(widths)−1) Dense layers, named dense1, dense2, …;
-// hidden must not carry a Name, as it appears several times. opts are
-// passed to graph.Sequential.Declare.
+// followed by the activation layer hidden (nil: linear hidden units), its
+// weights drawn as graph.InitBefore(hidden) says; the code layer,
+// widths[len−1] wide, is linear, and the output layer is a Sigmoid so that
+// reconstructions lie in (0, 1) and train.BCE applies. The encoder and the
+// decoder are models of their own, Submodel("encoder") and
+// Submodel("decoder"), each with len(widths)−1 Dense layers named dense1,
+// dense2, …; hidden must not carry a Name, as it appears several times.
+// opts are passed to graph.Func.
 func Deep(widths []int, hidden graph.Layer, opts ...graph.Option) (*graph.Model, error) {
 	if err := checkWidths(widths); err != nil {
 		return nil, err
 	}
 	d := len(widths) - 1
-	var layers graph.Sequential
-	for i := 1; i <= d; i++ { // encoder
-		layers = append(layers, graph.Dense{Units: widths[i]})
+	var enc, dec graph.Sequential
+	for i := 1; i <= d; i++ {
 		if i < d && hidden != nil {
-			layers = append(layers, hidden)
+			enc = append(enc, graph.Dense{Units: widths[i], Init: graph.InitBefore(hidden)}, hidden)
+		} else {
+			enc = append(enc, graph.Dense{Units: widths[i]})
 		}
 	}
-	for i := d - 1; i >= 0; i-- { // decoder
-		layers = append(layers, graph.Dense{Units: widths[i]})
+	for i := d - 1; i >= 0; i-- {
 		if i > 0 && hidden != nil {
-			layers = append(layers, hidden)
+			dec = append(dec, graph.Dense{Units: widths[i], Init: graph.InitBefore(hidden)}, hidden)
+		} else {
+			dec = append(dec, graph.Dense{Units: widths[i]})
 		}
 	}
-	layers = append(layers, graph.Sigmoid{})
-	m, err := layers.Declare(graph.Shape{widths[0]}, opts...)
+	dec = append(dec, graph.Sigmoid{})
+	return join(widths[0], enc, dec, widths[d], opts)
+}
+
+// join declares the encoder enc for n inputs and the decoder dec for a
+// code of k units as models named "encoder" and "decoder", and the
+// autoencoder that applies one after the other, over the same tensors.
+func join(n int, enc, dec graph.Sequential, k int, opts []graph.Option) (*graph.Model, error) {
+	// The halves take opts too (the dtype), under their own names; the
+	// autoencoder then initialises all parameters from its seed.
+	encoder, err := enc.Declare(graph.Shape{n}, append(opts[:len(opts):len(opts)], graph.WithName("encoder"))...)
+	if err != nil {
+		return nil, errors.Wrap(err, "autoencoder: encoder")
+	}
+	decoder, err := dec.Declare(graph.Shape{k}, append(opts[:len(opts):len(opts)], graph.WithName("decoder"))...)
+	if err != nil {
+		return nil, errors.Wrap(err, "autoencoder: decoder")
+	}
+	m, err := graph.Func([]graph.Shape{{n}}, func(s *graph.Scope, in []*graph.Value) []*graph.Value {
+		return s.Call(decoder, s.Call(encoder, in[0])...)
+	}, append([]graph.Option{graph.WithName("autoencoder")}, opts...)...)
 	return m, errors.Wrap(err, "autoencoder")
 }
 
@@ -128,38 +149,14 @@ func checkWidths(widths []int) error {
 	return nil
 }
 
-// Encoder returns the encoder half of an autoencoder built by this package:
-// its layers up to and including the code layer — the middle Dense layer —
-// and the code's activation if it has one. Its output is the code, of shape
-// (k). The encoder shares m's parameter tensors (same names, same values),
-// so it sees every later update of m.
+// Encoder returns the encoder of an autoencoder built by this package: the
+// model m calls first, whose output is the code, of shape (k). It is m's
+// Submodel("encoder"): the same parameter tensors, so it sees every update
+// of m, and it predicts alone.
 func Encoder(m *graph.Model) (*graph.Model, error) {
-	var dense []int
-	for i, l := range m.Layers {
-		if _, ok := l.(graph.Dense); ok {
-			dense = append(dense, i)
-		}
-	}
-	if len(dense) < 2 || len(dense)%2 != 0 {
-		return nil, errors.Errorf("autoencoder: a model with %d Dense layers is not a symmetric autoencoder", len(dense))
-	}
-	end := dense[len(dense)/2-1] + 1 // just past the code layer
-	if end < len(m.Layers) {
-		switch m.Layers[end].(type) {
-		case graph.ReLU, graph.Sigmoid, graph.Tanh, graph.Linear:
-			end++ // the code's activation
-		}
-	}
-	enc, err := graph.Sequential(m.Layers[:end]).Declare(m.Input, graph.WithDtype(m.Dtype()), graph.WithSeed(m.Seed()))
-	if err != nil {
-		return nil, errors.Wrap(err, "autoencoder: encoder")
-	}
-	for _, p := range enc.Params() {
-		src := m.Param(p.Name)
-		if src == nil || !src.Value.Shape().Eq(p.Value.Shape()) {
-			return nil, errors.Errorf("autoencoder: encoder parameter %s does not match the model's", p.Name)
-		}
-		p.Value = src.Value
+	enc := m.Submodel("encoder")
+	if enc == nil {
+		return nil, errors.Errorf("autoencoder: model %s has no encoder", m.Name())
 	}
 	return enc, nil
 }

@@ -15,8 +15,8 @@ import (
 
 func kinds(m *graph.Model) string {
 	var k []string
-	for _, l := range m.Layers {
-		k = append(k, l.Kind())
+	for _, l := range m.Layers() {
+		k = append(k, l.Layer.Kind())
 	}
 	return strings.Join(k, " ")
 }
@@ -37,19 +37,18 @@ func TestHinton(t *testing.T) {
 		t.Fatalf("layers %q\nwant   %q", got, want)
 	}
 	var widths []int
-	for i, l := range m.Layers {
-		if _, ok := l.(graph.Dense); ok {
-			_, out := m.LayerShapes(i)
-			widths = append(widths, out[0])
+	for _, l := range m.Layers() {
+		if _, ok := l.Layer.(graph.Dense); ok {
+			widths = append(widths, l.Out[0])
 		}
 	}
 	if got := widths; len(got) != 8 || got[3] != 30 || got[0] != 1000 || got[7] != 784 || got[4] != 250 {
 		t.Fatalf("Dense widths %v, want 1000 500 250 30 250 500 1000 784", got)
 	}
-	if !m.Input.Eq(graph.Shape{784}) || !m.Output().Eq(graph.Shape{784}) {
-		t.Fatalf("input %v output %v", m.Input, m.Output())
+	if !m.Inputs()[0].Eq(graph.Shape{784}) || !m.Outputs()[0].Eq(graph.Shape{784}) {
+		t.Fatalf("input %v output %v", m.Inputs()[0], m.Outputs()[0])
 	}
-	if w := m.Param("dense4/W").Value.Shape(); !w.Eq(graph.Shape{250, 30}) {
+	if w := m.Param("encoder/dense4/W").Value.Shape(); !w.Eq(graph.Shape{250, 30}) {
 		t.Fatalf("code weights %v", w)
 	}
 }
@@ -65,7 +64,7 @@ func TestLinearAndShallow(t *testing.T) {
 	if s := m.Summary(); s.Weights != 2*10*3 || s.Biases != 3+10 {
 		t.Fatalf("Linear(10, 3): %d weights, %d biases", s.Weights, s.Biases)
 	}
-	if w := m.Param("dense2/W").Value.Shape(); !w.Eq(graph.Shape{3, 10}) {
+	if w := m.Param("decoder/dense1/W").Value.Shape(); !w.Eq(graph.Shape{3, 10}) {
 		t.Fatalf("decoder weights %v, want (3, 10)", w)
 	}
 	for _, tc := range []struct {
@@ -101,7 +100,7 @@ func TestBadWidths(t *testing.T) {
 		{"negative input", func() (*graph.Model, error) { return autoencoder.Deep([]int{-1, 2}, nil) }, "width 0 is -1"},
 		{"linear zero code", func() (*graph.Model, error) { return autoencoder.Linear(784, 0) }, "width 1 is 0"},
 		{"shallow zero input", func() (*graph.Model, error) { return autoencoder.Shallow(0, 3, nil) }, "width 0 is 0"},
-		{"named hidden layer", func() (*graph.Model, error) { return autoencoder.Deep([]int{8, 4, 2}, graph.ReLU{Name: "r"}) }, "name used twice"},
+		{"named hidden layer", func() (*graph.Model, error) { return autoencoder.Deep([]int{8, 6, 4, 2}, graph.ReLU{Name: "r"}) }, "name used twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := tc.make()
@@ -124,14 +123,14 @@ func TestEncoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := kinds(enc); got != "dense relu dense relu dense relu dense" || !enc.Output().Eq(graph.Shape{30}) {
-		t.Fatalf("Hinton encoder: %q, output %v", got, enc.Output())
+	if got := kinds(enc); got != "dense relu dense relu dense relu dense" || !enc.Outputs()[0].Eq(graph.Shape{30}) {
+		t.Fatalf("Hinton encoder: %q, output %v", got, enc.Outputs()[0])
 	}
 	if len(enc.Params()) != 8 {
 		t.Fatalf("%d encoder parameters, want 8", len(enc.Params()))
 	}
 	for _, p := range enc.Params() {
-		if p.Value != m.Param(p.Name).Value {
+		if p.Value != m.Param("encoder/"+p.Name).Value {
 			t.Fatalf("%s is not shared with the model", p.Name)
 		}
 	}
@@ -146,15 +145,15 @@ func TestEncoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if enc, err = autoencoder.Encoder(l); err != nil || kinds(enc) != "dense" || !enc.Output().Eq(graph.Shape{3}) {
+	if enc, err = autoencoder.Encoder(l); err != nil || kinds(enc) != "dense" || !enc.Outputs()[0].Eq(graph.Shape{3}) {
 		t.Fatalf("Linear encoder %v: %v", enc, err)
 	}
 	odd, err := mlp.New([]int{10, 5, 4, 10}, graph.ReLU{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := autoencoder.Encoder(odd); err == nil || !strings.Contains(err.Error(), "3 Dense layers") {
-		t.Fatalf("3-Dense-layer model: %v", err)
+	if _, err := autoencoder.Encoder(odd); err == nil || !strings.Contains(err.Error(), "no encoder") {
+		t.Fatalf("an MLP: %v", err)
 	}
 }
 
@@ -200,9 +199,9 @@ func TestReconErrorByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setParam(t, m, "dense1/W", 0, 0, 0, 0)
-	setParam(t, m, "dense2/W", 0, 0, 0, 0)
-	setParam(t, m, "dense2/b", 0.5, 0.5, 0, 1)
+	setParam(t, m, "encoder/dense1/W", 0, 0, 0, 0)
+	setParam(t, m, "decoder/dense1/W", 0, 0, 0, 0)
+	setParam(t, m, "decoder/dense1/b", 0.5, 0.5, 0, 1)
 	tr, err := train.New(m, train.Config{Loss: train.MSE, Reconstruct: true, Batch: 2, EvalBatch: 2, Progress: io.Discard})
 	if err != nil {
 		t.Fatal(err)
@@ -259,18 +258,57 @@ func TestParamMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setParam(t, m, "dense2/W", 1, 2, 3, 4, 5, 6)
-	w, err := autoencoder.ParamMatrix(m, "dense2/W")
+	setParam(t, m, "decoder/dense1/W", 1, 2, 3, 4, 5, 6)
+	w, err := autoencoder.ParamMatrix(m, "decoder/dense1/W")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r, c := w.Dims(); r != 2 || c != 3 || w.At(0, 2) != 3 || w.At(1, 0) != 4 {
-		t.Fatalf("dense2/W as a matrix: %v", w)
+		t.Fatalf("decoder/dense1/W as a matrix: %v", w)
 	}
-	if _, err := autoencoder.ParamMatrix(m, "dense2/b"); err == nil {
+	if _, err := autoencoder.ParamMatrix(m, "decoder/dense1/b"); err == nil {
 		t.Fatal("a bias vector accepted as a matrix")
 	}
 	if _, err := autoencoder.ParamMatrix(m, "dense9/W"); err == nil {
 		t.Fatal("a missing parameter accepted")
+	}
+}
+
+// TestHalvesPredictAlone runs the encoder and the decoder of a deep
+// autoencoder one after the other, each as a model of its own: the result
+// is the autoencoder's output, bit for bit, because the halves are the
+// autoencoder's own layers over the same tensors.
+func TestHalvesPredictAlone(t *testing.T) {
+	m, err := autoencoder.Deep([]int{12, 8, 3}, graph.ReLU{}, graph.WithSeed(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &datasets.Set{Shape: []int{12}}
+	for i := 0; i < 5*12; i++ {
+		set.X = append(set.X, float32(i%7)/7)
+	}
+	whole, err := train.Predict(m, set, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, dec := m.Submodel("encoder"), m.Submodel("decoder")
+	if enc == nil || dec == nil {
+		t.Fatal("no encoder or decoder submodel")
+	}
+	codes, err := train.Predict(enc, set, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := train.Predict(dec, &datasets.Set{X: codes, Shape: []int{3}}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(whole) {
+		t.Fatalf("%d values, want %d", len(out), len(whole))
+	}
+	for i := range out {
+		if out[i] != whole[i] {
+			t.Fatalf("value %d: decoder(encoder(x)) = %v, the autoencoder gives %v", i, out[i], whole[i])
+		}
 	}
 }

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/retina-ml/retina/datasets"
+	"github.com/retina-ml/retina/internal/traintest"
 	"github.com/retina-ml/retina/models/autoencoder"
 	"github.com/retina-ml/retina/train"
-	"github.com/retina-ml/retina/train/traintest"
 )
 
 // BenchmarkTrainStepDeepAE times one optimizer step of the deep autoencoder

@@ -40,7 +40,7 @@ func ExampleHinton() {
 		return
 	}
 	s := m.Summary()
-	fmt.Printf("%d weights, %d biases; code %v\n", s.Weights, s.Biases, enc.Output())
+	fmt.Printf("%d weights, %d biases; code %v\n", s.Weights, s.Biases, enc.Outputs()[0])
 	// Output:
 	// 2833000 weights, 4314 biases; code (30)
 }

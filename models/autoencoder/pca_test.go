@@ -348,7 +348,7 @@ func TestLinearAutoencoderLearnsPCA(t *testing.T) {
 	if _, err := tr.Fit(context.Background(), train.Data{Train: set}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := autoencoder.ParamMatrix(m, "dense2/W")
+	w, err := autoencoder.ParamMatrix(m, "decoder/dense1/W")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/retina-ml/retina/datasets"
+	"github.com/retina-ml/retina/internal/traintest"
 	"github.com/retina-ml/retina/models/cnn"
 	"github.com/retina-ml/retina/train"
-	"github.com/retina-ml/retina/train/traintest"
 )
 
 // BenchmarkTrainStepLeNet times one Adam step of LeNet on a batch of 64 real

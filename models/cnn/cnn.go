@@ -31,7 +31,9 @@ type Spec struct {
 	Act     graph.Layer // activation after each convolution and hidden dense layer; default graph.ReLU{}
 }
 
-// Layers returns the spec as a layer sequence.
+// Layers returns the spec as a layer sequence. Weights feeding the
+// activation are drawn as graph.InitBefore(Act) says (He-uniform before a
+// ReLU); the output layer's Glorot-uniform.
 func (s Spec) Layers() graph.Sequential {
 	act := s.Act
 	if act == nil {
@@ -43,7 +45,7 @@ func (s Spec) Layers() graph.Sequential {
 		if stride == 0 {
 			stride = 1
 		}
-		ls = append(ls, graph.Conv2D{Maps: c.Maps, Window: ops.Square(c.Kernel, stride, c.Pad)}, act)
+		ls = append(ls, graph.Conv2D{Maps: c.Maps, Window: ops.Square(c.Kernel, stride, c.Pad), Init: graph.InitBefore(act)}, act)
 		if c.Pool > 0 {
 			ps := c.PoolStride
 			if ps == 0 {
@@ -54,7 +56,7 @@ func (s Spec) Layers() graph.Sequential {
 	}
 	ls = append(ls, graph.Flatten{})
 	for _, w := range s.Dense {
-		ls = append(ls, graph.Dense{Units: w}, act)
+		ls = append(ls, graph.Dense{Units: w, Init: graph.InitBefore(act)}, act)
 	}
 	return append(ls, graph.Dense{Units: s.Classes})
 }

@@ -52,8 +52,8 @@ func TestBuilderShapesAndCounts(t *testing.T) {
 					t.Fatalf("conv/pool outputs %v, want %v", got, tc.shapes)
 				}
 			}
-			if !m.Output().Eq(graph.Shape{tc.spec.Classes}) {
-				t.Fatalf("output %v", m.Output())
+			if !m.Outputs()[0].Eq(graph.Shape{tc.spec.Classes}) {
+				t.Fatalf("output %v", m.Outputs()[0])
 			}
 		})
 	}

@@ -88,19 +88,24 @@ func (r ReceptiveField) String() string {
 // mixed, where they cannot widen a field that is already everything before
 // them; before that ReceptiveFields returns an error naming the layer.
 func ReceptiveFields(m *graph.Model) ([]ReceptiveField, error) {
-	if len(m.Input) != 3 {
-		return nil, errors.Errorf("cnn: receptive fields need an image input (C, H, W), model input is %v", m.Input)
+	if len(m.Inputs()) != 1 || len(m.Inputs()[0]) != 3 {
+		return nil, errors.Errorf("cnn: receptive fields need one image input (C, H, W), model inputs are %v", m.Inputs())
 	}
-	h, w := m.Input[1], m.Input[2]
+	input := m.Inputs()[0]
+	h, w := input[1], input[2]
 	// The input pixels themselves: fields of 1×1, one pixel apart, on an
 	// h×w grid.
 	cur := ReceptiveField{Size: [2]int{1, 1}, Jump: [2]int{1, 1}}
 	grid := [2]int{h, w}
-	out := make([]ReceptiveField, 0, len(m.Layers))
-	for i, l := range m.Layers {
-		_, shape := m.LayerShapes(i)
+	layers := m.Layers()
+	out := make([]ReceptiveField, 0, len(layers))
+	for i, li := range layers {
+		l, shape := li.Layer, li.Out
+		if len(li.In) != 1 || (i > 0 && li.Inputs[0] != layers[i-1].Name) {
+			return nil, errors.Errorf("cnn: receptive field of layer %d (%s): the model is not a chain", i, li.Name)
+		}
 		next := cur
-		next.Layer, next.Name, next.Kind, next.Output = i, m.LayerName(i), l.Kind(), shape
+		next.Layer, next.Name, next.Kind, next.Output = i, li.Name, l.Kind(), shape
 		fail := func(format string, args ...any) error {
 			return errors.Errorf("cnn: receptive field of layer %d (%s): %s", i, next.Name, fmt.Sprintf(format, args...))
 		}

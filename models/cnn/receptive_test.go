@@ -109,7 +109,7 @@ func TestReceptiveFields(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(got) != len(tc.fields) {
-				t.Fatalf("%d fields for %d layers, want %d", len(got), len(m.Layers), len(tc.fields))
+				t.Fatalf("%d fields for %d layers, want %d", len(got), len(m.Layers()), len(tc.fields))
 			}
 			for i, want := range tc.fields {
 				g := got[i]
@@ -117,7 +117,7 @@ func TestReceptiveFields(t *testing.T) {
 					g.Flat != want.flat || g.Mixed != want.mixed || g.Global != want.whole {
 					t.Errorf("layer %d: got %+v\nwant %+v", i, g, want)
 				}
-				if _, out := m.LayerShapes(i); !g.Output.Eq(out) {
+				if out := m.Layers()[i].Out; !g.Output.Eq(out) {
 					t.Errorf("layer %d: output %v, want %v", i, g.Output, out)
 				}
 			}
@@ -152,10 +152,10 @@ func TestReceptiveFieldString(t *testing.T) {
 type opaque struct{}
 
 func (opaque) Kind() string { return "opaque" }
-func (opaque) Declare(in graph.Shape) (graph.Shape, []graph.ParamSpec, error) {
-	return in, nil, nil
+func (opaque) Declare(in []graph.Shape) (graph.Shape, []graph.ParamSpec, error) {
+	return in[0], nil, nil
 }
-func (opaque) Build(_ *graph.Context, x *G.Node, _ []*G.Node) (*G.Node, error) { return x, nil }
+func (opaque) Build(_ *graph.Context, in []*G.Node, _ []*G.Node) (*G.Node, error) { return in[0], nil }
 
 func TestReceptiveFieldsErrors(t *testing.T) {
 	for _, tc := range []struct {

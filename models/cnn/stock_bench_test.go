@@ -7,7 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/retina-ml/retina/datasets"
-	"github.com/retina-ml/retina/train/traintest"
+	"github.com/retina-ml/retina/internal/traintest"
 )
 
 // BenchmarkStockGorgoniaLeNet times one Adam step (learning rate 1e-3) of

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/retina-ml/retina/datasets"
+	"github.com/retina-ml/retina/internal/traintest"
 	"github.com/retina-ml/retina/models/mlp"
 	"github.com/retina-ml/retina/train"
-	"github.com/retina-ml/retina/train/traintest"
 )
 
 // BenchmarkTrainStepMLP times one Adam step of 784-100-10 on a batch of 64

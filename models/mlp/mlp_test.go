@@ -14,8 +14,8 @@ func TestSeedShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := m.Summary()
-	if s.Weights != 79400 || s.Biases != 110 || !m.Output().Eq(graph.Shape{10}) {
-		t.Fatalf("784-100-10: %d weights, %d biases, output %v", s.Weights, s.Biases, m.Output())
+	if s.Weights != 79400 || s.Biases != 110 || !m.Outputs()[0].Eq(graph.Shape{10}) {
+		t.Fatalf("784-100-10: %d weights, %d biases, output %v", s.Weights, s.Biases, m.Outputs()[0])
 	}
 	var kinds []string
 	for _, r := range s.Rows {

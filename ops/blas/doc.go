@@ -74,7 +74,7 @@
 // The pure-Go backend runs small problems on the calling goroutine. Larger
 // ones are split, by a cost model, along the columns, the rows or the depth
 // k of the product, into a few chunks per thread that the calling goroutine
-// and the long-lived workers of package ops/par claim in turn; a split
+// and the long-lived workers of package internal/par claim in turn; a split
 // along k is planned from the problem size alone, for 8 threads and
 // chunks at least 1024 deep, whatever the number of threads (see
 // Determinism). After a job a worker

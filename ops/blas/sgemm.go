@@ -4,7 +4,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/retina-ml/retina/ops/par"
+	"github.com/retina-ml/retina/internal/par"
 )
 
 // Parallel partitioning. A part is worth a goroutine hand-off (a few µs)
@@ -96,7 +96,7 @@ func alignedFloats(n int) []float32 {
 }
 
 // Run computes a participant's share of its call: it is the task the
-// workers of package ops/par run.
+// workers of package internal/par run.
 func (ws *workspace) Run() {
 	call := ws.call
 	call.work(ws, false)
@@ -140,7 +140,7 @@ func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 		}
 		call.parts = self.c[:(ck-1)*m*n]
 	}
-	// Hand out parts-1 jobs to free workers (the pool of package ops/par,
+	// Hand out parts-1 jobs to free workers (the pool of package internal/par,
 	// shared with the ops' loops); when some are busy the call makes do
 	// with fewer.
 	for len(self.parts) < parts-1 {

@@ -26,6 +26,12 @@ type squareOp struct {
 	ignorePrea bool // UsePreallocDo returns stale data
 }
 
+var (
+	_ G.SDOp            = squareOp{}
+	_ G.ADOp            = squareOp{}
+	_ G.UsePreallocDoer = squareOp{}
+)
+
 func (op squareOp) Arity() int { return 1 }
 func (op squareOp) Type() hm.Type {
 	t := G.TensorType{Dims: 1, Of: hm.TypeVariable('a')}

@@ -24,18 +24,51 @@ import (
 // chunks, grain = 1), for its results not to change with GOMAXPROCS. Loops
 // started while the workers are busy (from fn, or from another goroutine)
 // run with the workers that are free, or on the calling goroutine alone.
-// fn must not panic.
+// fn must not panic. For itself allocates nothing: its jobs are reused.
 func For(n, grain int, fn func(chunk, lo, hi int)) {
 	chunks := Chunks(n, grain)
 	if chunks <= 1 {
 		fn(0, 0, n)
 		return
 	}
-	j := &job{fn: fn, n: n, chunks: chunks}
-	for i := 1; i < chunks && Offer(j); i++ {
+	j := newJob()
+	j.fn, j.n, j.chunks = fn, n, chunks
+	j.next.Store(0)
+	j.done.Store(0)
+	j.refs.Store(1)
+	for i := 1; i < chunks; i++ {
+		j.refs.Add(1)
+		if !Offer(j) {
+			j.refs.Add(-1)
+			break
+		}
 	}
 	j.run()
 	Wait(&j.done, int32(chunks))
+	j.release()
+}
+
+// jobs holds the jobs no goroutine refers to any more, for reuse.
+var jobs struct {
+	sync.Mutex
+	free []*job
+}
+
+// newJob returns a free job. When none is, it makes as many as one caller
+// can have in flight, its own and one held by each worker, so that a
+// single goroutine's loops stop allocating after the first.
+func newJob() *job {
+	jobs.Lock()
+	defer jobs.Unlock()
+	if len(jobs.free) == 0 {
+		block := make([]job, runtime.GOMAXPROCS(0)+1)
+		for i := range block {
+			jobs.free = append(jobs.free, &block[i])
+		}
+	}
+	j := jobs.free[len(jobs.free)-1]
+	jobs.free = jobs.free[:len(jobs.free)-1]
+	return j
 }
 
 // Wait spins until *counter reaches target, yielding the processor between
@@ -86,10 +119,26 @@ type job struct {
 	n, chunks int
 	next      atomic.Int32 // next chunk to claim
 	done      atomic.Int32 // chunks finished
+	refs      atomic.Int32 // the caller and the workers it was offered to
 }
 
 // Run claims and runs chunks until none is left.
-func (j *job) Run() { j.run() }
+func (j *job) Run() {
+	j.run()
+	j.release()
+}
+
+// release drops one reference to j. A worker may still be looking for a
+// chunk after the caller saw the last one done, so whichever of them lets
+// go last returns j to the pool.
+func (j *job) release() {
+	if j.refs.Add(-1) == 0 {
+		j.fn = nil
+		jobs.Lock()
+		jobs.free = append(jobs.free, j)
+		jobs.Unlock()
+	}
+}
 
 func (j *job) run() {
 	for {

@@ -1,6 +1,7 @@
 package par
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -51,6 +52,41 @@ func TestChunkBoundariesAreFixed(t *testing.T) {
 			t.Fatalf("chunk %d: %v then %v", i, a[i], b[i])
 		}
 	}
+}
+
+func TestForAllocatesNothing(t *testing.T) {
+	x := make([]float32, 1<<16)
+	fn := func(_, lo, hi int) {
+		for j := lo; j < hi; j++ {
+			x[j]++
+		}
+	}
+	if a := testing.AllocsPerRun(100, func() { For(len(x), 1<<10, fn) }); a != 0 {
+		t.Fatalf("For allocated %v times per call", a)
+	}
+}
+
+// TestConcurrentForReusesJobsSafely runs loops from several goroutines at
+// once, so that jobs pass between them through the pool while workers may
+// still hold them (run it with -race).
+func TestConcurrentForReusesJobsSafely(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rep := 0; rep < 300; rep++ {
+				n := 1 + rep%97
+				var total atomic.Int64
+				For(n, 1, func(_, lo, hi int) { total.Add(int64(hi - lo)) })
+				if total.Load() != int64(n) {
+					t.Errorf("covered %d of %d", total.Load(), n)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func BenchmarkForSmall(b *testing.B) {
