@@ -21,13 +21,13 @@ type evaluator struct {
 
 func newEvaluator(m *graph.Model, batch int) (*evaluator, error) {
 	g := G.NewGraph()
-	xn := m.NewInput(g, batch)
+	xn := m.NewInputs(g, batch)[0]
 	e := &evaluator{batch: batch, x: tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(xn.Shape().Clone()...))}
 	if err := G.Let(xn, e.x); err != nil {
 		return nil, errors.Wrap(err, "train: binding the evaluation input")
 	}
 	var err error
-	if e.built, err = m.Build(g, xn, graph.Eval); err != nil {
+	if e.built, err = m.Build(g, G.Nodes{xn}, graph.Eval); err != nil {
 		return nil, err
 	}
 	e.vm = G.NewTapeMachine(g)
@@ -99,14 +99,14 @@ func (t *Trainer) evaluateSums(set *datasets.Set) (m SetMetrics, correct int, er
 	loader := &datasets.Loader{Set: set, BatchSize: e.batch, Partial: datasets.PadPartial}
 	it := loader.Epoch(0)
 	var b datasets.Batch
-	out := make([]float32, e.built.Output.Shape().TotalSize()/e.batch)
-	logits := make([]float32, e.built.Logits.Shape().TotalSize()/e.batch)
+	out := make([]float32, e.built.Outputs[0].Shape().TotalSize()/e.batch)
+	logits := make([]float32, e.built.Logits[0].Shape().TotalSize()/e.batch)
 	for it.Next(&b) {
 		copyInto(e.x, b.X)
 		if err := e.forward(); err != nil {
 			return m, 0, err
 		}
-		ov, lv := e.built.Output.Value(), e.built.Logits.Value()
+		ov, lv := e.built.Outputs[0].Value(), e.built.Logits[0].Value()
 		for i := 0; i < b.Size; i++ {
 			row(ov, i, out)
 			row(lv, i, logits)
@@ -132,7 +132,7 @@ const DefaultPredictBatch = 500
 
 // Predict runs m in evaluation mode (dropout off) on every sample of set
 // and returns the outputs back to back: set.Len() rows of
-// m.Output().TotalSize() values, in float32 whatever m's dtype. A sample
+// m.Outputs()[0].TotalSize() values, in float32 whatever m's dtype. A sample
 // must hold as many values as m's input, whatever their shapes ((1, 28, 28)
 // images feed a (784) model). Samples go through in batches of batch
 // (0: DefaultPredictBatch); the last is padded and the padding dropped. It
@@ -141,8 +141,8 @@ func Predict(m *graph.Model, set *datasets.Set, batch int) ([]float32, error) {
 	if set == nil || set.Len() == 0 {
 		return nil, errors.New("train: predict: empty set")
 	}
-	if set.SampleSize() != m.Input.TotalSize() {
-		return nil, errors.Errorf("train: predict: samples of shape %v do not fit the model's input %v", set.Shape, m.Input)
+	if set.SampleSize() != m.Inputs()[0].TotalSize() {
+		return nil, errors.Errorf("train: predict: samples of shape %v do not fit the model's input %v", set.Shape, m.Inputs()[0])
 	}
 	if batch <= 0 {
 		batch = DefaultPredictBatch
@@ -152,7 +152,7 @@ func Predict(m *graph.Model, set *datasets.Set, batch int) ([]float32, error) {
 		return nil, err
 	}
 	defer e.vm.Close()
-	width := m.Output().TotalSize()
+	width := m.Outputs()[0].TotalSize()
 	out := make([]float32, set.Len()*width)
 	loader := &datasets.Loader{Set: &datasets.Set{X: set.X, Shape: set.Shape}, BatchSize: e.batch, Partial: datasets.PadPartial}
 	it := loader.Epoch(0)
@@ -164,7 +164,7 @@ func Predict(m *graph.Model, set *datasets.Set, batch int) ([]float32, error) {
 			return nil, err
 		}
 		for i := 0; i < b.Size; i, n = i+1, n+1 {
-			row(e.built.Output.Value(), i, out[n*width:(n+1)*width])
+			row(e.built.Outputs[0].Value(), i, out[n*width:(n+1)*width])
 		}
 	}
 	return out, errors.Wrap(it.Err(), "train: prediction batches")

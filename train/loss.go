@@ -60,17 +60,17 @@ func ParseLoss(name string) (Loss, error) {
 func (l Loss) build(b *graph.Built, target *G.Node) (*G.Node, error) {
 	switch l {
 	case CrossEntropy:
-		if len(b.Logits.Shape()) != 2 {
-			return nil, errors.Errorf("train: cross-entropy needs scores of shape (N, classes), model gives %v", b.Logits.Shape())
+		if len(b.Logits[0].Shape()) != 2 {
+			return nil, errors.Errorf("train: cross-entropy needs scores of shape (N, classes), model gives %v", b.Logits[0].Shape())
 		}
-		return ops.SoftmaxCrossEntropy(b.Logits, target)
+		return ops.SoftmaxCrossEntropy(b.Logits[0], target)
 	case MSE:
-		return ops.MSE(b.Output, target)
+		return ops.MSE(b.Outputs[0], target)
 	case BCE:
-		if b.Logits == b.Output {
+		if b.Logits[0] == b.Outputs[0] {
 			return nil, errors.New("train: BCE needs a model that ends in a Sigmoid layer")
 		}
-		return ops.SigmoidCrossEntropy(b.Logits, target)
+		return ops.SigmoidCrossEntropy(b.Logits[0], target)
 	}
 	return nil, errors.Errorf("train: unknown loss %d", int(l))
 }

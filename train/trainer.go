@@ -190,6 +190,9 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 	cfg = cfg.withDefaults()
 	t := &Trainer{model: m, cfg: cfg, params: m.Params(), evals: map[int]*evaluator{}}
 	t.state.Best = math.MaxFloat64
+	if len(m.Inputs()) != 1 || len(m.Outputs()) != 1 {
+		return nil, errors.Errorf("train: model %s has %d inputs and %d outputs; the Trainer takes one of each", m.Name(), len(m.Inputs()), len(m.Outputs()))
+	}
 	if len(t.params) == 0 {
 		return nil, errors.New("train: the model has no parameters")
 	}
@@ -203,18 +206,18 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 		return nil, errors.Errorf("train: data-parallel training needs a float32 model, not %v", m.Dtype())
 	}
 	t.g = G.NewGraph()
-	xn := m.NewInput(t.g, cfg.Batch/cfg.Comm.Size())
+	xn := m.NewInputs(t.g, cfg.Batch/cfg.Comm.Size())[0]
 	t.x = tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(xn.Shape().Clone()...))
 	if err := G.Let(xn, t.x); err != nil {
 		return nil, errors.Wrap(err, "train: binding the input")
 	}
 	var err error
-	if t.built, err = m.Build(t.g, xn, graph.Train); err != nil {
+	if t.built, err = m.Build(t.g, G.Nodes{xn}, graph.Train); err != nil {
 		return nil, err
 	}
 	target := xn
 	if !cfg.Reconstruct {
-		ys := t.built.Output.Shape().Clone()
+		ys := t.built.Outputs[0].Shape().Clone()
 		yn := G.NewTensor(t.g, m.Dtype(), len(ys), G.WithShape(ys...), G.WithName("target"))
 		t.y = tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(ys...))
 		if err := G.Let(yn, t.y); err != nil {
@@ -230,7 +233,7 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 	}
 	// Compile only what the step needs: the loss, the outputs and the
 	// parameter gradients (not, say, the gradient of the input images).
-	roots := append(G.Nodes{t.loss, t.built.Output, t.built.Logits}, t.grads...)
+	roots := append(G.Nodes{t.loss, t.built.Outputs[0], t.built.Logits[0]}, t.grads...)
 	t.vm = G.NewTapeMachine(t.g.ExactSubgraphRoots(roots...))
 	t.gvals = make([]*tensor.Dense, len(t.grads))
 	return t, nil
@@ -514,7 +517,7 @@ func (t *Trainer) tally(loss float64) {
 		width := len(b.X) / b.Size
 		out := make32(&t.row, width)
 		for i := 0; i < b.Size; i++ {
-			row(t.built.Output.Value(), i, out)
+			row(t.built.Outputs[0].Value(), i, out)
 			p.ReconSum += squaredError(out, b.X[i*width:(i+1)*width])
 		}
 	}
@@ -522,7 +525,7 @@ func (t *Trainer) tally(loss float64) {
 		return
 	}
 	k := t.y.Shape()[1]
-	switch z := t.built.Logits.Value().Data().(type) {
+	switch z := t.built.Logits[0].Value().Data().(type) {
 	case []float32:
 		for i := 0; i < b.Size; i++ {
 			if argmax(z[i*k:(i+1)*k]) == b.Labels[i] {
