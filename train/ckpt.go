@@ -42,7 +42,7 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 		return errors.Errorf("train: not saving %s: parameter %s holds %v", path, name, v)
 	}
 	meta := checkpointMeta{
-		Format: checkpointFormat, Optimizer: t.cfg.Optimizer.String(), OptimizerSteps: t.cfg.Optimizer.Steps(),
+		Format: checkpointFormat, Optimizer: t.cfg.Optimizer.String(), OptimizerSteps: t.opt.Steps,
 		Loss: t.cfg.Loss.String(), Schedule: t.cfg.Schedule.String(), Batch: t.cfg.Batch, Epochs: t.cfg.Epochs, Seed: t.cfg.Seed,
 		ModelSeed: t.model.Seed(), Reconstruct: t.cfg.Reconstruct, State: t.state,
 	}
@@ -61,7 +61,7 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 		}
 		f.Tensors = append(f.Tensors, ct)
 	}
-	for _, s := range t.cfg.Optimizer.Slots(t.params) {
+	for _, s := range t.opt.Slots {
 		n := len(s.F32) + len(s.F64)
 		f.Tensors = append(f.Tensors, checkpoint.Tensor{Name: "opt/" + s.Name, Shape: []int{n}, F32: s.F32, F64: s.F64})
 	}
@@ -124,7 +124,7 @@ func (t *Trainer) Resume(path string) error {
 		}
 		targets = append(targets, tg)
 	}
-	for _, s := range t.cfg.Optimizer.Slots(t.params) {
+	for _, s := range t.opt.Slots {
 		targets = append(targets, target{"opt/" + s.Name, []int{len(s.F32) + len(s.F64)}, s.F32, s.F64})
 	}
 	// Check every tensor before changing any, so that a checkpoint that
@@ -151,7 +151,7 @@ func (t *Trainer) Resume(path string) error {
 		copy(tg.f32, saved[i].F32)
 		copy(tg.f64, saved[i].F64)
 	}
-	t.cfg.Optimizer.SetSteps(meta.OptimizerSteps)
+	t.opt.Steps = meta.OptimizerSteps
 	t.state = meta.State
 	if t.cfg.Comm.Rank() != 0 {
 		// The saved running sums are the job's; rank 0 carries them on.

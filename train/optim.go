@@ -13,24 +13,33 @@ import (
 	"github.com/retina-ml/retina/internal/par"
 )
 
-// Optimizer updates a model's parameters in place from their gradients.
-// Implementations here never rescale gradients by the batch size: the losses
-// are already means over the batch.
+// Optimizer is an update rule. Its fields are settings, values that one
+// Optimizer may share between any number of models and runs; what it
+// remembers between steps (momentum, Adam's moments, the step count) lives
+// in an OptimizerState made for one model's parameters, which the Trainer
+// owns and checkpoints. Implementations here never rescale gradients by the
+// batch size: the losses are already means over the batch.
 type Optimizer interface {
-	// Step applies one update with learning rate lr. grads[i] is the
-	// gradient of params[i]. A gradient element that is NaN or ±Inf stops the
-	// update with a *DivergenceError naming the parameter; the parameters
-	// updated before it keep their new values.
-	Step(params []*graph.Param, grads []*tensor.Dense, lr float64) error
+	// NewState returns the state for params, zeroed: a step count of 0 and
+	// the optimizer's named buffers, shaped like the parameters.
+	NewState(params []*graph.Param) *OptimizerState
+	// Step applies one update with learning rate lr, using and advancing
+	// st, which must have been made by NewState for params. grads[i] is the
+	// gradient of params[i]. A gradient element that is NaN or ±Inf stops
+	// the update with a *DivergenceError naming the parameter; the
+	// parameters updated before it keep their new values.
+	Step(params []*graph.Param, grads []*tensor.Dense, st *OptimizerState, lr float64) error
 	// LR returns the base learning rate, which the schedule scales.
 	LR() float64
-	// Slots returns the optimizer's state buffers for params (allocating
-	// them on first use) so checkpoints can save and restore them in place.
-	Slots(params []*graph.Param) []Slot
-	// Steps returns the number of updates taken; SetSteps restores it.
-	Steps() int
-	SetSteps(int)
 	String() string
+}
+
+// OptimizerState is what an optimizer remembers about one model's
+// parameters between steps.
+type OptimizerState struct {
+	Steps int    // updates taken
+	Slots []Slot // the state buffers, each shaped like one parameter
+	sizes []int  // element counts of the parameters it was made for
 }
 
 // Slot is one named optimizer state buffer; exactly one of F32 and F64 is set.
@@ -38,6 +47,45 @@ type Slot struct {
 	Name string
 	F32  []float32
 	F64  []float64
+}
+
+// newState makes a state with one buffer per parameter for each prefix
+// ("adam/m", "adam/v"), named "<prefix>/<parameter>".
+func newState(params []*graph.Param, prefixes ...string) *OptimizerState {
+	st := &OptimizerState{}
+	for _, p := range params {
+		st.sizes = append(st.sizes, p.Value.Size())
+	}
+	for _, prefix := range prefixes {
+		for _, p := range params {
+			s := Slot{Name: prefix + "/" + p.Name}
+			switch p.Value.Dtype() {
+			case tensor.Float64:
+				s.F64 = make([]float64, p.Value.Size())
+			default:
+				s.F32 = make([]float32, p.Value.Size())
+			}
+			st.Slots = append(st.Slots, s)
+		}
+	}
+	return st
+}
+
+// check reports an error unless st was made for params with buffers of the
+// given count per parameter.
+func (st *OptimizerState) check(params []*graph.Param, perParam int) error {
+	if st == nil {
+		return errors.New("train: optimizer step without a state (make one with NewState)")
+	}
+	if len(st.sizes) != len(params) || len(st.Slots) != perParam*len(params) {
+		return errors.Errorf("train: optimizer state made for %d parameters, stepping %d", len(st.sizes), len(params))
+	}
+	for i, p := range params {
+		if st.sizes[i] != p.Value.Size() {
+			return errors.Errorf("train: optimizer state for %d values, parameter %s has %d", st.sizes[i], p.Name, p.Value.Size())
+		}
+	}
+	return nil
 }
 
 // DivergenceError reports a non-finite loss, gradient or parameter. No
@@ -59,36 +107,6 @@ func (e *DivergenceError) Error() string {
 		msg += "; first non-finite parameter: " + e.Param
 	}
 	return msg + " (lower the learning rate?)"
-}
-
-// slots holds one state buffer per parameter, shaped like it.
-type slots struct {
-	f32 [][]float32
-	f64 [][]float64
-}
-
-func (s *slots) ensure(params []*graph.Param) {
-	if len(s.f32) == len(params) {
-		return
-	}
-	s.f32, s.f64 = make([][]float32, len(params)), make([][]float64, len(params))
-	for i, p := range params {
-		switch p.Value.Dtype() {
-		case tensor.Float32:
-			s.f32[i] = make([]float32, p.Value.Size())
-		case tensor.Float64:
-			s.f64[i] = make([]float64, p.Value.Size())
-		}
-	}
-}
-
-func (s *slots) list(prefix string, params []*graph.Param) []Slot {
-	s.ensure(params)
-	out := make([]Slot, len(params))
-	for i, p := range params {
-		out[i] = Slot{Name: prefix + "/" + p.Name, F32: s.f32[i], F64: s.f64[i]}
-	}
-	return out
 }
 
 func checkArgs(params []*graph.Param, grads []*tensor.Dense) error {
@@ -138,37 +156,38 @@ type SGD struct {
 	Momentum     float64
 	WeightDecay  float64 // L2 penalty added to the gradient
 	Nesterov     bool
-
-	v     slots
-	steps int
 }
 
-func (o *SGD) LR() float64    { return o.LearningRate }
-func (o *SGD) Steps() int     { return o.steps }
-func (o *SGD) SetSteps(n int) { o.steps = n }
+func (o *SGD) LR() float64 { return o.LearningRate }
 func (o *SGD) String() string {
 	return fmt.Sprintf("sgd(lr %g, momentum %g, weight decay %g, nesterov %t)", o.LearningRate, o.Momentum, o.WeightDecay, o.Nesterov)
 }
-func (o *SGD) Slots(params []*graph.Param) []Slot { return o.v.list("sgd/velocity", params) }
+// NewState returns one velocity buffer per parameter, "sgd/velocity/<name>".
+func (o *SGD) NewState(params []*graph.Param) *OptimizerState {
+	return newState(params, "sgd/velocity")
+}
 
-func (o *SGD) Step(params []*graph.Param, grads []*tensor.Dense, lr float64) error {
+func (o *SGD) Step(params []*graph.Param, grads []*tensor.Dense, st *OptimizerState, lr float64) error {
 	if err := checkArgs(params, grads); err != nil {
 		return err
 	}
-	o.v.ensure(params)
+	if err := st.check(params, 1); err != nil {
+		return err
+	}
 	for i, p := range params {
 		var ok bool
+		v := st.Slots[i]
 		switch p.Value.Dtype() {
 		case tensor.Float32:
-			ok = sgdUpdate(p.Value.Float32s(), grads[i].Float32s(), o.v.f32[i], lr, o.Momentum, o.WeightDecay, o.Nesterov)
+			ok = sgdUpdate(p.Value.Float32s(), grads[i].Float32s(), v.F32, lr, o.Momentum, o.WeightDecay, o.Nesterov)
 		case tensor.Float64:
-			ok = sgdUpdate(p.Value.Float64s(), grads[i].Float64s(), o.v.f64[i], lr, o.Momentum, o.WeightDecay, o.Nesterov)
+			ok = sgdUpdate(p.Value.Float64s(), grads[i].Float64s(), v.F64, lr, o.Momentum, o.WeightDecay, o.Nesterov)
 		}
 		if !ok {
-			return &DivergenceError{Step: o.steps, What: "gradient of " + p.Name, Value: nonFiniteOf(grads[i])}
+			return &DivergenceError{Step: st.Steps, What: "gradient of " + p.Name, Value: nonFiniteOf(grads[i])}
 		}
 	}
-	o.steps++
+	st.Steps++
 	return nil
 }
 
@@ -221,14 +240,9 @@ type Adam struct {
 	Epsilon      float64
 	WeightDecay  float64
 	Decoupled    bool // AdamW
-
-	m, v  slots
-	steps int
 }
 
-func (o *Adam) LR() float64    { return o.LearningRate }
-func (o *Adam) Steps() int     { return o.steps }
-func (o *Adam) SetSteps(n int) { o.steps = n }
+func (o *Adam) LR() float64 { return o.LearningRate }
 func (o *Adam) String() string {
 	b1, b2, eps := o.hyper()
 	name := "adam"
@@ -252,18 +266,21 @@ func (o *Adam) hyper() (b1, b2, eps float64) {
 	return
 }
 
-func (o *Adam) Slots(params []*graph.Param) []Slot {
-	return append(o.m.list("adam/m", params), o.v.list("adam/v", params)...)
+// NewState returns the first and second moments of every parameter,
+// "adam/m/<name>" and "adam/v/<name>".
+func (o *Adam) NewState(params []*graph.Param) *OptimizerState {
+	return newState(params, "adam/m", "adam/v")
 }
 
-func (o *Adam) Step(params []*graph.Param, grads []*tensor.Dense, lr float64) error {
+func (o *Adam) Step(params []*graph.Param, grads []*tensor.Dense, st *OptimizerState, lr float64) error {
 	if err := checkArgs(params, grads); err != nil {
 		return err
 	}
-	o.m.ensure(params)
-	o.v.ensure(params)
+	if err := st.check(params, 2); err != nil {
+		return err
+	}
 	b1, b2, eps := o.hyper()
-	t := float64(o.steps + 1)
+	t := float64(st.Steps + 1)
 	h := adamStep{
 		b1: b1, b2: b2, eps: eps,
 		step:  lr / (1 - math.Pow(b1, t)),
@@ -275,19 +292,21 @@ func (o *Adam) Step(params []*graph.Param, grads []*tensor.Dense, lr float64) er
 	} else {
 		h.shrink = 1
 	}
+	n := len(params)
 	for i, p := range params {
 		var ok bool
+		m, v := st.Slots[i], st.Slots[n+i]
 		switch p.Value.Dtype() {
 		case tensor.Float32:
-			ok = adamUpdate(h, p.Value.Float32s(), grads[i].Float32s(), o.m.f32[i], o.v.f32[i])
+			ok = adamUpdate(h, p.Value.Float32s(), grads[i].Float32s(), m.F32, v.F32)
 		case tensor.Float64:
-			ok = adamUpdate(h, p.Value.Float64s(), grads[i].Float64s(), o.m.f64[i], o.v.f64[i])
+			ok = adamUpdate(h, p.Value.Float64s(), grads[i].Float64s(), m.F64, v.F64)
 		}
 		if !ok {
-			return &DivergenceError{Step: o.steps, What: "gradient of " + p.Name, Value: nonFiniteOf(grads[i])}
+			return &DivergenceError{Step: st.Steps, What: "gradient of " + p.Name, Value: nonFiniteOf(grads[i])}
 		}
 	}
-	o.steps++
+	st.Steps++
 	return nil
 }
 

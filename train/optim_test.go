@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"errors"
 	"math"
 	"strings"
@@ -26,9 +27,10 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Ab
 func TestAdamHandComputed(t *testing.T) {
 	p := param("w", 1, -2)
 	o := &Adam{LearningRate: 0.1}
+	st := o.NewState([]*graph.Param{p})
 	// Step 1, g = (0.5, 0.1): m = 0.1g, v = 0.001g², m̂ = g, v̂ = g²,
 	// so p −= 0.1·g/(|g| + 1e-8) ≈ 0.1·sign(g).
-	if err := o.Step([]*graph.Param{p}, []*tensor.Dense{grad(0.5, 0.1)}, 0.1); err != nil {
+	if err := o.Step([]*graph.Param{p}, []*tensor.Dense{grad(0.5, 0.1)}, st, 0.1); err != nil {
 		t.Fatal(err)
 	}
 	want1 := []float64{1 - 0.1*0.5/(0.5+1e-8), -2 - 0.1*0.1/(0.1+1e-8)}
@@ -48,7 +50,7 @@ func TestAdamHandComputed(t *testing.T) {
 			t.Fatalf("step 1: %v, want %v", got1, want1)
 		}
 	}
-	if err := o.Step([]*graph.Param{p}, []*tensor.Dense{grad(g2...)}, 0.1); err != nil {
+	if err := o.Step([]*graph.Param{p}, []*tensor.Dense{grad(g2...)}, st, 0.1); err != nil {
 		t.Fatal(err)
 	}
 	for j := range want2 {
@@ -56,8 +58,8 @@ func TestAdamHandComputed(t *testing.T) {
 			t.Fatalf("step 2: %v, want %v", p.Value.Float64s(), want2)
 		}
 	}
-	if o.Steps() != 2 {
-		t.Fatalf("steps %d", o.Steps())
+	if st.Steps != 2 {
+		t.Fatalf("steps %d", st.Steps)
 	}
 }
 
@@ -66,10 +68,10 @@ func TestAdamWeightDecay(t *testing.T) {
 	p1, p2 := param("a", 2), param("b", 2)
 	l2 := &Adam{LearningRate: 0.01, WeightDecay: 0.5}
 	w := &Adam{LearningRate: 0.01, WeightDecay: 0.5, Decoupled: true}
-	if err := l2.Step([]*graph.Param{p1}, []*tensor.Dense{grad(0.3)}, 0.01); err != nil {
+	if err := l2.Step([]*graph.Param{p1}, []*tensor.Dense{grad(0.3)}, l2.NewState([]*graph.Param{p1}), 0.01); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Step([]*graph.Param{p2}, []*tensor.Dense{grad(0.3)}, 0.01); err != nil {
+	if err := w.Step([]*graph.Param{p2}, []*tensor.Dense{grad(0.3)}, w.NewState([]*graph.Param{p2}), 0.01); err != nil {
 		t.Fatal(err)
 	}
 	// First step: m̂/√v̂ = sign(g'), so L2 moves by lr·sign(0.3 + 1) = 0.01.
@@ -98,8 +100,9 @@ func TestSGDHandComputed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := param("w", 1)
+			st := tc.o.NewState([]*graph.Param{p})
 			for i, g := range []float64{1, 2} {
-				if err := tc.o.Step([]*graph.Param{p}, []*tensor.Dense{grad(g)}, 0.1); err != nil {
+				if err := tc.o.Step([]*graph.Param{p}, []*tensor.Dense{grad(g)}, st, 0.1); err != nil {
 					t.Fatal(err)
 				}
 				if got := p.Value.Float64s()[0]; !near(got, tc.want[i]) {
@@ -121,15 +124,16 @@ func TestOptimizersFloat32MatchFloat64(t *testing.T) {
 		p64 := &graph.Param{Name: "w", Value: tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(n))}
 		g32 := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n))
 		g64 := tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(n))
+		st32, st64 := o32.NewState([]*graph.Param{p32}), o64.NewState([]*graph.Param{p64})
 		for step := 0; step < 3; step++ {
 			for i := 0; i < n; i++ {
 				g := math.Sin(float64(i*(step+1))) / 3
 				g32.Float32s()[i], g64.Float64s()[i] = float32(g), g
 			}
-			if err := o32.Step([]*graph.Param{p32}, []*tensor.Dense{g32}, 0.01); err != nil {
+			if err := o32.Step([]*graph.Param{p32}, []*tensor.Dense{g32}, st32, 0.01); err != nil {
 				t.Fatal(err)
 			}
-			if err := o64.Step([]*graph.Param{p64}, []*tensor.Dense{g64}, 0.01); err != nil {
+			if err := o64.Step([]*graph.Param{p64}, []*tensor.Dense{g64}, st64, 0.01); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -144,7 +148,7 @@ func TestOptimizersFloat32MatchFloat64(t *testing.T) {
 func TestOptimizerRejectsNonFiniteGradient(t *testing.T) {
 	for _, o := range []Optimizer{&Adam{LearningRate: 0.1}, &SGD{LearningRate: 0.1}} {
 		ps := []*graph.Param{param("ok", 1, 2), param("conv9/W", 1, 2)}
-		err := o.Step(ps, []*tensor.Dense{grad(1, 1), grad(0, math.Inf(1))}, 0.1)
+		err := o.Step(ps, []*tensor.Dense{grad(1, 1), grad(0, math.Inf(1))}, o.NewState(ps), 0.1)
 		var d *DivergenceError
 		if !errors.As(err, &d) || !strings.Contains(err.Error(), "conv9/W") || !math.IsInf(d.Value, 1) {
 			t.Fatalf("%v: error %v", o, err)
@@ -157,7 +161,7 @@ func TestOptimizerRejectsNonFiniteGradient(t *testing.T) {
 		p := &graph.Param{Name: "dense2/W", Value: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(40))}
 		g := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(40))
 		g.Float32s()[at] = float32(math.NaN())
-		err := o.Step([]*graph.Param{p}, []*tensor.Dense{g}, 0.1)
+		err := o.Step([]*graph.Param{p}, []*tensor.Dense{g}, o.NewState([]*graph.Param{p}), 0.1)
 		var d *DivergenceError
 		if !errors.As(err, &d) || !strings.Contains(err.Error(), "dense2/W") || !math.IsNaN(d.Value) {
 			t.Fatalf("NaN at %d: error %v", at, err)
@@ -190,5 +194,51 @@ func TestParseLoss(t *testing.T) {
 	}
 	if _, err := ParseLoss("hinge"); err == nil {
 		t.Error("unknown loss accepted")
+	}
+}
+
+// TestOneOptimizerManyModels trains two models of different sizes with one
+// shared Adam value, interleaved: each must end exactly as when trained
+// with an Adam of its own, and a state made for one model must be refused
+// for the other.
+func TestOneOptimizerManyModels(t *testing.T) {
+	data := Data{Train: blobs(120, 4, 8, 1)}
+	small := func() *graph.Model { return classifier(t, 1) }
+	big := func() *graph.Model {
+		m, err := graph.Sequential{graph.Dense{Units: 32}, graph.ReLU{}, graph.Dense{Units: 4}}.Declare(graph.Shape{8}, graph.WithSeed(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	fit := func(m *graph.Model, o Optimizer) {
+		tr, err := New(m, quiet(Config{Epochs: 2, Batch: 20, Optimizer: o}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		if _, err := tr.Fit(context.Background(), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shared := &Adam{LearningRate: 0.01}
+	a, b := small(), big()
+	fit(a, shared)
+	fit(b, shared)
+	fit(a, shared) // a third run continues on a with fresh state
+	wantA, wantB := small(), big()
+	fit(wantA, &Adam{LearningRate: 0.01})
+	fit(wantB, &Adam{LearningRate: 0.01})
+	fit(wantA, &Adam{LearningRate: 0.01})
+	sameParams(t, a, wantA)
+	sameParams(t, b, wantB)
+
+	st := shared.NewState(a.Params())
+	grads := make([]*tensor.Dense, len(b.Params()))
+	for i, p := range b.Params() {
+		grads[i] = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(p.Value.Shape()...))
+	}
+	if err := shared.Step(b.Params(), grads, st, 0.1); err == nil || !strings.Contains(err.Error(), "optimizer state") {
+		t.Fatalf("a state for another model: error %v", err)
 	}
 }

@@ -142,6 +142,7 @@ type Trainer struct {
 
 	evals map[int]*evaluator
 	state state
+	opt   *OptimizerState // the optimizer's memory of this model
 
 	// Data parallelism: this rank's share of a global batch, and the
 	// buffers averaged over the ranks after each backward pass (the
@@ -236,6 +237,7 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 	roots := append(G.Nodes{t.loss, t.built.Outputs[0], t.built.Logits[0]}, t.grads...)
 	t.vm = G.NewTapeMachine(t.g.ExactSubgraphRoots(roots...))
 	t.gvals = make([]*tensor.Dense, len(t.grads))
+	t.opt = cfg.Optimizer.NewState(t.params)
 	return t, nil
 }
 
@@ -383,7 +385,7 @@ func (t *Trainer) update(total int) error {
 	if total > 0 {
 		lr *= t.cfg.Schedule.Factor(t.state.Step, total)
 	}
-	if err := t.cfg.Optimizer.Step(t.params, t.gvals, lr); err != nil {
+	if err := t.cfg.Optimizer.Step(t.params, t.gvals, t.opt, lr); err != nil {
 		if d, ok := err.(*DivergenceError); ok {
 			d.Step = t.state.Step
 		}
