@@ -162,6 +162,7 @@ func (o *SGD) LR() float64 { return o.LearningRate }
 func (o *SGD) String() string {
 	return fmt.Sprintf("sgd(lr %g, momentum %g, weight decay %g, nesterov %t)", o.LearningRate, o.Momentum, o.WeightDecay, o.Nesterov)
 }
+
 // NewState returns one velocity buffer per parameter, "sgd/velocity/<name>".
 func (o *SGD) NewState(params []*graph.Param) *OptimizerState {
 	return newState(params, "sgd/velocity")

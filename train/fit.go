@@ -1,0 +1,231 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pkg/errors"
+
+	"github.com/retina-ml/retina/datasets"
+)
+
+// The epoch policy of Fit: shuffled batches, running metrics, evaluation,
+// early stopping, logging and checkpoints.
+
+// totalSteps is the number of steps of the whole run.
+func (t *Trainer) totalSteps(perEpoch int) int { return perEpoch * t.cfg.Epochs }
+
+// classifier reports whether accuracy is meaningful for this run.
+func (t *Trainer) classifier() bool { return !t.cfg.Reconstruct && t.cfg.Loss == CrossEntropy }
+
+// Fit trains for the configured epochs (continuing a resumed run), evaluating
+// Val and Test after every epoch. When ctx is cancelled it finishes the
+// current step, saves a checkpoint and returns ErrInterrupted.
+func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
+	if data.Train == nil || data.Train.Len() < t.cfg.Batch {
+		return nil, errors.Errorf("train: need at least one full batch of %d training samples", t.cfg.Batch)
+	}
+	if t.cfg.Patience > 0 && data.Val == nil {
+		return nil, errors.New("train: early stopping (Patience) needs a validation set")
+	}
+	if n := t.state.TrainSamples; n > 0 && n != data.Train.Len() {
+		return nil, errors.Errorf("train: the run started on %d training samples, this one has %d: a resumed run must train on the same set", n, data.Train.Len())
+	}
+	t.state.TrainSamples = data.Train.Len()
+	if t.cfg.Dir != "" {
+		if err := os.MkdirAll(t.cfg.Dir, 0o755); err != nil {
+			return nil, errors.Wrap(err, "train")
+		}
+	}
+	if err := t.broadcastParams(); err != nil {
+		return nil, err
+	}
+	loader := &datasets.Loader{Set: data.Train, BatchSize: t.cfg.Batch, Shuffle: true, Seed: t.cfg.Seed, Partial: datasets.DropPartial}
+	perEpoch := loader.Batches()
+	total := t.totalSteps(perEpoch)
+	rep := newReporter(t.cfg.Progress)
+	res := &Result{Stopped: "completed"}
+	var batch datasets.Batch
+	st := &t.state
+	for ; st.Epoch < t.cfg.Epochs && !st.EarlyStopped; st.Epoch, st.Batch, st.Partial = st.Epoch+1, 0, (partial{}) {
+		it := loader.Epoch(st.Epoch)
+		for i := 0; i < st.Batch && it.Next(&batch); i++ {
+			// Skip the batches a resumed epoch already trained on.
+		}
+		rep.start(st.Epoch+1, t.cfg.Epochs, perEpoch)
+		for st.Batch < perEpoch {
+			if !it.Next(&batch) {
+				if err := it.Err(); err != nil {
+					return res, errors.Wrap(err, "train: batches")
+				}
+				break
+			}
+			begin := time.Now()
+			stop := ctx.Err() != nil || (t.interruptAt > 0 && st.Step == t.interruptAt)
+			loss, stopAll, err := t.step(&batch, total, stop)
+			if err != nil {
+				rep.finish()
+				t.fillResult(res)
+				return res, err
+			}
+			t.tally(loss)
+			if t.afterStep != nil {
+				t.afterStep(st.Step)
+			}
+			st.Partial.Seconds += time.Since(begin).Seconds()
+			st.Batch++
+			rep.update(st.Batch, st.Partial.LossSum/float64(st.Partial.Samples), float64(st.Partial.Samples)/st.Partial.Seconds)
+			if stopAll {
+				// Every rank stops after this same step: save and leave.
+				rep.finish()
+				res.Stopped = "interrupted"
+				t.fillResult(res)
+				saved := st.Partial
+				if st.Partial, err = t.globalPartial(); err != nil {
+					return res, err
+				}
+				err := t.checkpoint()
+				st.Partial = saved
+				if err != nil {
+					return res, err
+				}
+				return res, ErrInterrupted
+			}
+		}
+		rep.finish()
+		em, err := t.endEpoch(data, total)
+		if err != nil {
+			return res, err
+		}
+		fmt.Fprintln(t.cfg.Progress, em.String(t.classifier()))
+	}
+	if st.EarlyStopped {
+		res.Stopped = "early stopping"
+	}
+	t.fillResult(res)
+	return res, nil
+}
+
+// tally adds this rank's loss and correct predictions on its share of the
+// batch to the epoch's running sums.
+func (t *Trainer) tally(loss float64) {
+	b, p := &t.local, &t.state.Partial
+	p.LossSum += loss * float64(b.Size)
+	p.Samples += b.Size
+	if t.cfg.Reconstruct {
+		width := len(b.X) / b.Size
+		out := make32(&t.row, width)
+		for i := 0; i < b.Size; i++ {
+			row(t.built.Outputs[0].Value(), i, out)
+			p.ReconSum += squaredError(out, b.X[i*width:(i+1)*width])
+		}
+	}
+	if !t.classifier() {
+		return
+	}
+	k := t.y.Shape()[1]
+	switch z := t.built.Logits[0].Value().Data().(type) {
+	case []float32:
+		for i := 0; i < b.Size; i++ {
+			if argmax(z[i*k:(i+1)*k]) == b.Labels[i] {
+				p.Correct++
+			}
+		}
+	case []float64:
+		for i := 0; i < b.Size; i++ {
+			row := z[i*k : (i+1)*k]
+			best := 0
+			for j, v := range row {
+				if v > row[best] {
+					best = j
+				}
+			}
+			if best == b.Labels[i] {
+				p.Correct++
+			}
+		}
+	}
+}
+
+// endEpoch evaluates, records the epoch's metrics, logs and checkpoints.
+func (t *Trainer) endEpoch(data Data, total int) (EpochMetrics, error) {
+	st := &t.state
+	if err := t.checkFinite(); err != nil {
+		return EpochMetrics{}, err
+	}
+	p, err := t.globalPartial()
+	if err != nil {
+		return EpochMetrics{}, err
+	}
+	em := EpochMetrics{
+		Epoch: st.Epoch + 1, Step: st.Step,
+		LR:      t.cfg.Optimizer.LR() * t.cfg.Schedule.Factor(max(st.Step-1, 0), total),
+		Train:   SetMetrics{Samples: p.Samples, Loss: p.LossSum / float64(p.Samples), ReconError: p.ReconSum / float64(p.Samples)},
+		Seconds: p.Seconds, SamplesPerSecond: float64(p.Samples) / p.Seconds,
+	}
+	if t.classifier() {
+		em.Train.Accuracy = float64(p.Correct) / float64(p.Samples)
+	}
+	for _, s := range []struct {
+		set *datasets.Set
+		dst **SetMetrics
+	}{{data.Val, &em.Val}, {data.Test, &em.Test}} {
+		if s.set == nil {
+			continue
+		}
+		m, err := t.Evaluate(s.set)
+		if err != nil {
+			return em, err
+		}
+		*s.dst = &m
+	}
+	if em.Val != nil {
+		if em.Val.Loss < st.Best {
+			st.Best, st.BestAt, st.Bad = em.Val.Loss, em.Epoch, 0
+		} else {
+			st.Bad++
+		}
+		st.EarlyStopped = t.cfg.Patience > 0 && st.Bad >= t.cfg.Patience
+	}
+	st.History = append(st.History, em)
+	if t.cfg.Dir != "" {
+		if err := appendJSONLine(filepath.Join(t.cfg.Dir, MetricsLogName), em); err != nil {
+			return em, err
+		}
+		// The checkpoint records the next epoch as current.
+		st.Epoch++
+		st.Batch, st.Partial = 0, partial{}
+		err := t.checkpoint()
+		st.Epoch--
+		if err != nil {
+			return em, err
+		}
+	}
+	return em, nil
+}
+
+func (t *Trainer) fillResult(r *Result) {
+	r.Classifier, r.Reconstruct = t.classifier(), t.cfg.Reconstruct
+	r.Epochs = append([]EpochMetrics(nil), t.state.History...)
+	r.BestEpoch = t.state.BestAt
+	r.TrainSeconds, r.SamplesPerSecond = 0, 0
+	var samples int
+	for _, e := range r.Epochs {
+		r.TrainSeconds += e.Seconds
+		samples += e.Train.Samples
+	}
+	if r.TrainSeconds > 0 {
+		r.SamplesPerSecond = float64(samples) / r.TrainSeconds
+	}
+}
+
+// checkpoint saves the run to Dir, if set.
+func (t *Trainer) checkpoint() error {
+	if t.cfg.Dir == "" {
+		return nil
+	}
+	return t.SaveCheckpoint(filepath.Join(t.cfg.Dir, CheckpointName))
+}
