@@ -79,6 +79,9 @@ func run(steps int, gbps float64, latency time.Duration, dataDir, out string) er
 	}
 	defer comm.Close()
 	trainSet, _, err := datasets.MNIST(dataDir)
+	if err != nil && dataDir != "" {
+		return errors.Wrapf(err, "-data %s", dataDir)
+	}
 	if err != nil {
 		return err
 	}

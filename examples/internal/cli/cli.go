@@ -379,6 +379,9 @@ func (r *Run) Close() {
 // MNIST loads real MNIST (train and test), applying -limit to the training set.
 func (r *Run) MNIST() (trainSet, testSet *datasets.Set, err error) {
 	trainSet, testSet, err = datasets.MNIST(r.Flags.Data)
+	if err != nil && r.Flags.Data != "" {
+		return nil, nil, errors.Wrapf(err, "-data %s", r.Flags.Data)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -112,6 +112,7 @@ func TestHostileFlags(t *testing.T) {
 		{"-out", []string{"-resume", "-out", "missing"}},
 		{"-force", []string{"-resume", "-force", "-out", "missing"}},
 		{"argument", []string{"-epochs", "1", "stray"}},
+		{"-data", []string{"-data", "/nonexistent/mnist"}},
 	}
 	own := map[string][]struct {
 		flag string
@@ -122,7 +123,7 @@ func TestHostileFlags(t *testing.T) {
 		"autoencoder-pca":  {{"-k", []string{"-k", "0"}}, {"-k", []string{"-k", "785"}}},
 		"deep-autoencoder": {{"-loss", []string{"-loss", "hinge"}}, {"-code2-epochs", []string{"-code2-epochs", "-1"}}, {"-logistic-epochs", []string{"-logistic-epochs", "-2"}}},
 		"code-width":       {{"-widths", []string{"-widths", "8,x"}}, {"-widths", []string{"-widths", "0"}}, {"-hidden", []string{"-hidden", ","}}, {"-loss", []string{"-loss", "l1"}}},
-		"scaling":          {{"-steps", []string{"-steps", "0"}}, {"-gbps", []string{"-gbps", "NaN"}}, {"-latency", []string{"-latency", "-1s"}}, {"argument", []string{"x"}}},
+		"scaling":          {{"-data", []string{"-data", "/nonexistent/mnist"}}, {"-steps", []string{"-steps", "0"}}, {"-gbps", []string{"-gbps", "NaN"}}, {"-latency", []string{"-latency", "-1s"}}, {"argument", []string{"x"}}},
 		"lecture":          {{"-digit", []string{"-digit", "-1"}}, {"-digit", []string{"-digit", "10000"}}},
 	}
 	for _, name := range append(training, "scaling") {
