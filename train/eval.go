@@ -11,15 +11,21 @@ import (
 )
 
 // evaluator is the model built for inference at one batch size, sharing the
-// training graph's parameter tensors.
+// training graph's parameter tensors; with a loss, it also computes the
+// loss against a bound target.
 type evaluator struct {
 	vm    G.VM
 	built *graph.Built
 	x     *tensor.Dense
+	y     *tensor.Dense // the target; nil without a loss, or when it is the input
+	loss  *G.Node
 	batch int
 }
 
-func newEvaluator(m *graph.Model, batch int) (*evaluator, error) {
+// newEvaluator builds m for batches of batch samples; loss, if not nil, is
+// built against a target shaped like the output, or against the input when
+// reconstruct is set.
+func newEvaluator(m *graph.Model, batch int, loss Loss, reconstruct bool) (*evaluator, error) {
 	g := G.NewGraph()
 	xn := m.NewInputs(g, batch)[0]
 	e := &evaluator{batch: batch, x: tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(xn.Shape().Clone()...))}
@@ -29,6 +35,20 @@ func newEvaluator(m *graph.Model, batch int) (*evaluator, error) {
 	var err error
 	if e.built, err = m.Build(g, G.Nodes{xn}, graph.Eval); err != nil {
 		return nil, err
+	}
+	if loss != nil {
+		target := xn
+		if !reconstruct {
+			ys := e.built.Outputs[0].Shape().Clone()
+			target = G.NewTensor(g, m.Dtype(), len(ys), G.WithShape(ys...), G.WithName("target"))
+			e.y = tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(ys...))
+			if err := G.Let(target, e.y); err != nil {
+				return nil, errors.Wrap(err, "train: binding the evaluation target")
+			}
+		}
+		if e.loss, err = loss.Build(e.built, target); err != nil {
+			return nil, errors.Wrapf(err, "train: %v loss", loss)
+		}
 	}
 	e.vm = G.NewTapeMachine(g)
 	return e, nil
@@ -46,7 +66,7 @@ func (t *Trainer) evaluator(n int) (*evaluator, error) {
 	if e, ok := t.evals[n]; ok {
 		return e, nil
 	}
-	e, err := newEvaluator(t.model, n)
+	e, err := newEvaluator(t.model, n, t.cfg.Loss, t.cfg.Reconstruct)
 	if err != nil {
 		return nil, err
 	}
@@ -90,36 +110,51 @@ func (t *Trainer) Evaluate(set *datasets.Set) (SetMetrics, error) {
 }
 
 // evaluateSums returns the sums of the per-sample loss and reconstruction
-// error over set, the number of correct predictions and of samples.
+// error over set, the number of correct predictions and of samples. Full
+// batches run at Config.EvalBatch; the last, partial one runs on an
+// evaluator of its own size, so the loss node averages real samples only.
 func (t *Trainer) evaluateSums(set *datasets.Set) (m SetMetrics, correct int, err error) {
-	e, err := t.evaluator(min(t.cfg.EvalBatch, set.Len()))
+	full, err := t.evaluator(min(t.cfg.EvalBatch, set.Len()))
 	if err != nil {
 		return m, 0, err
 	}
-	loader := &datasets.Loader{Set: set, BatchSize: e.batch, Partial: datasets.PadPartial}
+	loader := &datasets.Loader{Set: set, BatchSize: full.batch, Partial: datasets.PadPartial}
 	it := loader.Epoch(0)
 	var b datasets.Batch
-	out := make([]float32, e.built.Outputs[0].Shape().TotalSize()/e.batch)
-	logits := make([]float32, e.built.Logits[0].Shape().TotalSize()/e.batch)
+	width := full.built.Outputs[0].Shape().TotalSize() / full.batch
+	out := make([]float32, width)
+	logits := make([]float32, full.built.Logits[0].Shape().TotalSize()/full.batch)
+	sample := set.SampleSize()
 	for it.Next(&b) {
-		copyInto(e.x, b.X)
+		e := full
+		if b.Size < full.batch {
+			if e, err = t.evaluator(b.Size); err != nil {
+				return m, 0, err
+			}
+		}
+		copyInto(e.x, b.X[:b.Size*sample])
+		if e.y != nil {
+			copyInto(e.y, b.OneHot[:b.Size*width])
+		}
 		if err := e.forward(); err != nil {
 			return m, 0, err
 		}
+		loss, err := scalar(e.loss.Value())
+		if err != nil {
+			return m, 0, errors.Wrap(err, "train: evaluation loss")
+		}
+		m.Loss += loss * float64(b.Size)
 		ov, lv := e.built.Outputs[0].Value(), e.built.Logits[0].Value()
 		for i := 0; i < b.Size; i++ {
-			row(ov, i, out)
-			row(lv, i, logits)
-			var target []float32
 			if t.cfg.Reconstruct {
-				target = b.X[i*len(out) : (i+1)*len(out)]
-				m.ReconError += squaredError(out, target)
-			} else {
-				target = b.OneHot[i*len(out) : (i+1)*len(out)]
+				row(ov, i, out)
+				m.ReconError += squaredError(out, b.X[i*width:(i+1)*width])
 			}
-			m.Loss += t.cfg.Loss.perSample(out, logits, target)
-			if t.classifier() && argmax(logits) == b.Labels[i] {
-				correct++
+			if t.classifier() {
+				row(lv, i, logits)
+				if argmax(logits) == b.Labels[i] {
+					correct++
+				}
 			}
 			m.Samples++
 		}
@@ -147,7 +182,7 @@ func Predict(m *graph.Model, set *datasets.Set, batch int) ([]float32, error) {
 	if batch <= 0 {
 		batch = DefaultPredictBatch
 	}
-	e, err := newEvaluator(m, min(batch, set.Len()))
+	e, err := newEvaluator(m, min(batch, set.Len()), nil, false)
 	if err != nil {
 		return nil, err
 	}

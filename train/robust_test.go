@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
+
 	"github.com/retina-ml/retina/graph"
 	"github.com/retina-ml/retina/ops"
 )
@@ -26,7 +28,6 @@ func TestNewRejectsBadSettings(t *testing.T) {
 		{Config{Batch: -5}, "Config.Batch = -5"},
 		{Config{EvalBatch: -1}, "Config.EvalBatch = -1"},
 		{Config{Patience: -2}, "Config.Patience = -2"},
-		{Config{Loss: Loss(7)}, "Config.Loss = Loss(7)"},
 		{Config{Optimizer: &SGD{LearningRate: -1}}, "SGD.LearningRate = -1"},
 		{Config{Optimizer: &SGD{LearningRate: nan}}, "SGD.LearningRate = NaN"},
 		{Config{Optimizer: &SGD{LearningRate: inf}}, "SGD.LearningRate = +Inf"},
@@ -257,5 +258,60 @@ func TestResumeRejectsChangedRun(t *testing.T) {
 	}
 	if _, err := more.Fit(context.Background(), Data{Train: blobs(80, 4, 8, 1)}); err == nil || !strings.Contains(err.Error(), "100 training samples") {
 		t.Errorf("resumed on another training set: error %v", err)
+	}
+}
+
+// meanAbsolute is a loss written by a user from Gorgonia's own ops: the
+// mean absolute error, L1.
+type meanAbsolute struct{}
+
+func (meanAbsolute) String() string { return "l1" }
+func (meanAbsolute) Build(b *graph.Built, target *G.Node) (*G.Node, error) {
+	d, err := G.Sub(b.Outputs[0], target)
+	if err != nil {
+		return nil, err
+	}
+	a, err := G.Abs(d)
+	if err != nil {
+		return nil, err
+	}
+	return G.Mean(a)
+}
+
+// TestUserLoss trains a regression with a loss written outside the package:
+// the training loss falls, and the evaluation reports the same L1 the
+// training graph computes.
+func TestUserLoss(t *testing.T) {
+	m, err := graph.Sequential{graph.Dense{Units: 8, Init: graph.HeUniform}, graph.ReLU{}, graph.Dense{Units: 8}}.Declare(graph.Shape{8}, graph.WithSeed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := blobs(200, 4, 8, 1)
+	tr, err := New(m, quiet(Config{Loss: meanAbsolute{}, Reconstruct: true, Epochs: 20, Batch: 20, EvalBatch: 30,
+		Optimizer: &Adam{LearningRate: 0.01}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	res, err := tr.Fit(context.Background(), Data{Train: set, Test: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := res.Epochs[0], res.Last()
+	if last.Train.Loss > first.Train.Loss/2 {
+		t.Fatalf("L1 went from %v to %v", first.Train.Loss, last.Train.Loss)
+	}
+	// The test set is the training set: Evaluate's L1 equals the mean of
+	// |output − input| computed here from Predict.
+	out, err := Predict(m, set, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for i, v := range out {
+		sum += math.Abs(float64(v) - float64(set.X[i]))
+	}
+	if want := sum / float64(len(out)); math.Abs(last.Test.Loss-want) > 1e-5 {
+		t.Fatalf("evaluation L1 %v, want %v", last.Test.Loss, want)
 	}
 }

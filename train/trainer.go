@@ -56,6 +56,9 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Loss == nil {
+		c.Loss = CrossEntropy
+	}
 	if c.Optimizer == nil {
 		c.Optimizer = &Adam{LearningRate: 1e-3}
 	}
@@ -222,7 +225,7 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 		}
 		target = yn
 	}
-	if t.loss, err = cfg.Loss.build(t.built, target); err != nil {
+	if t.loss, err = cfg.Loss.Build(t.built, target); err != nil {
 		return nil, errors.Wrapf(err, "train: %v loss", cfg.Loss)
 	}
 	if t.grads, err = G.Grad(t.loss, t.built.Params...); err != nil {

@@ -289,9 +289,9 @@ func TestEvaluatePadsExactly(t *testing.T) {
 	}
 }
 
-// TestPerSampleLossMatchesOps checks the evaluation's per-sample losses
-// against the training graph's loss ops on the same batch.
-func TestPerSampleLossMatchesOps(t *testing.T) {
+// TestEvaluationLossMatchesTraining checks the evaluation's loss against
+// the training graph's on the same batch, for every built-in loss.
+func TestEvaluationLossMatchesTraining(t *testing.T) {
 	for _, tc := range []struct {
 		loss        Loss
 		reconstruct bool

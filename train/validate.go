@@ -22,9 +22,6 @@ func (c Config) Validate() error {
 			return errors.Errorf("train: Config.%s = %d, want ≥ 0 (0: the default)", f.name, f.v)
 		}
 	}
-	if c.Loss < CrossEntropy || c.Loss > BCE {
-		return errors.Errorf("train: Config.Loss = %v, want CrossEntropy, MSE or BCE", c.Loss)
-	}
 	for _, v := range []any{c.Optimizer, c.Schedule} {
 		if v, ok := v.(validator); ok {
 			if err := v.Validate(); err != nil {
