@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
-	"slices"
 
 	"github.com/pkg/errors"
-	"gorgonia.org/tensor"
 
 	"github.com/retina-ml/retina/internal/atomicfile"
 	"github.com/retina-ml/retina/train/checkpoint"
@@ -135,15 +133,12 @@ func (t *Trainer) Resume(path string) error {
 		if !ok {
 			return errors.Errorf("train: %s: checkpoint has no tensor %q", path, tg.name)
 		}
-		have, want := "float32", "float32"
-		if ct.F64 != nil {
-			have = "float64"
-		}
+		dtype := "float32"
 		if tg.f64 != nil {
-			want = "float64"
+			dtype = "float64"
 		}
-		if have != want || !slices.Equal(ct.Shape, tg.shape) || len(ct.F32)+len(ct.F64) != len(tg.f32)+len(tg.f64) {
-			return errors.Errorf("train: %s: tensor %q is %s %v, the model's is %s %v", path, tg.name, have, tensor.Shape(ct.Shape), want, tensor.Shape(tg.shape))
+		if err := ct.Matches(tg.shape, dtype); err != nil {
+			return errors.Wrapf(err, "train: %s", path)
 		}
 		saved[i] = ct
 	}

@@ -4,14 +4,12 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/retina-ml/retina/datasets"
 	"github.com/retina-ml/retina/graph"
+	"github.com/retina-ml/retina/internal/blastest"
 	"github.com/retina-ml/retina/ops"
 	"github.com/retina-ml/retina/train"
 )
@@ -22,15 +20,7 @@ import (
 // OpenBLAS backend makes no such promise (see package ops/blas), so under
 // it the test re-runs itself with RETINA_BLAS=go.
 func TestSameParamsAnyGOMAXPROCS(t *testing.T) {
-	if !strings.HasPrefix(ops.Backend(), "go-") {
-		if os.Getenv("RETINA_TRAIN_TEST_CHILD") != "" {
-			t.Fatalf("backend %s with RETINA_BLAS=go", ops.Backend())
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestSameParamsAnyGOMAXPROCS$", "-test.v")
-		cmd.Env = append(os.Environ(), "RETINA_TRAIN_TEST_CHILD=1", "RETINA_BLAS=go")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("RETINA_BLAS=go: %v\n%s", err, out)
-		}
+	if blastest.RerunOnPureGo(t, ops.Backend()) {
 		return
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))

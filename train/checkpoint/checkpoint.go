@@ -74,7 +74,7 @@ func (t *Tensor) DType() string {
 // returns and as gorgonia's tensor.Dtype String method gives), and
 // otherwise an error matching [ErrMismatch] that names the tensor, e.g.
 //
-//	checkpoint: tensor "param/w" has shape (4,1,1,3) float32, want (4,1,3,1) float32
+//	checkpoint: tensor "param/w" has shape (4, 1, 1, 3) float32, want (4, 1, 3, 1) float32
 //
 // The error carries no file path; the caller adds the file's name.
 func (t *Tensor) Matches(shape []int, dtype string) error {
@@ -85,12 +85,13 @@ func (t *Tensor) Matches(shape []int, dtype string) error {
 		t.Name, shapeString(t.Shape), cmp.Or(t.DType(), "(no data)"), shapeString(shape), dtype)}
 }
 
-// shapeString formats shape as "(4,1,3)"; a scalar is "()".
+// shapeString formats shape as "(4, 1, 3)", as Retina's other errors do; a
+// scalar is "()".
 func shapeString(shape []int) string {
 	b := []byte{'('}
 	for i, d := range shape {
 		if i > 0 {
-			b = append(b, ',')
+			b = append(b, ", "...)
 		}
 		b = strconv.AppendInt(b, int64(d), 10)
 	}

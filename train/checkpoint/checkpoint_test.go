@@ -823,9 +823,9 @@ func TestTensorMatches(t *testing.T) {
 	}{
 		{"same", w, []int{4, 1, 1, 3}, "float32", ""},
 		{"scalar, nil shape", s, nil, "float64", ""},
-		{"transposed", w, []int{4, 1, 3, 1}, "float32", `checkpoint: tensor "param/w" has shape (4,1,1,3) float32, want (4,1,3,1) float32`},
-		{"same count, other rank", w, []int{12}, "float32", `checkpoint: tensor "param/w" has shape (4,1,1,3) float32, want (12) float32`},
-		{"dtype", w, []int{4, 1, 1, 3}, "float64", `checkpoint: tensor "param/w" has shape (4,1,1,3) float32, want (4,1,1,3) float64`},
+		{"transposed", w, []int{4, 1, 3, 1}, "float32", `checkpoint: tensor "param/w" has shape (4, 1, 1, 3) float32, want (4, 1, 3, 1) float32`},
+		{"same count, other rank", w, []int{12}, "float32", `checkpoint: tensor "param/w" has shape (4, 1, 1, 3) float32, want (12) float32`},
+		{"dtype", w, []int{4, 1, 1, 3}, "float64", `checkpoint: tensor "param/w" has shape (4, 1, 1, 3) float32, want (4, 1, 1, 3) float64`},
 		{"scalar vs one element", s, []int{1}, "float64", `checkpoint: tensor "opt/t" has shape () float64, want (1) float64`},
 		{"no data", &checkpoint.Tensor{Name: "x", Shape: []int{0}}, []int{0}, "float32", `checkpoint: tensor "x" has shape (0) (no data), want (0) float32`},
 	}

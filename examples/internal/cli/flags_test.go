@@ -211,18 +211,24 @@ func TestRunFolders(t *testing.T) {
 	}
 }
 
+// start parses args into the standard flags of an example "x" and starts
+// a run.
+func start(args ...string) (*cli.Run, error) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	f := cli.Register(fs, cli.Flags{Epochs: 1, Batch: 1, LR: 1, Seed: 1})
+	if err := f.Parse(args); err != nil {
+		return nil, err
+	}
+	return cli.Start("x", f, nil)
+}
+
 // TestDefaultFoldersAreUnique starts runs in the same second: each gets its
 // own folder, made exclusively.
 func TestDefaultFoldersAreUnique(t *testing.T) {
 	t.Chdir(t.TempDir())
 	seen := map[string]bool{}
 	for i := 0; i < 3; i++ {
-		fs := flag.NewFlagSet("x", flag.ContinueOnError)
-		f := cli.Register(fs, cli.Flags{Epochs: 1, Batch: 1, LR: 1, Seed: 1})
-		if err := f.Parse(nil); err != nil {
-			t.Fatal(err)
-		}
-		r, err := cli.Start("x", f, nil)
+		r, err := start()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,12 +245,7 @@ func TestDefaultFoldersAreUnique(t *testing.T) {
 		}
 	}
 	// A run that writes nothing but config.json leaves no folder.
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	f := cli.Register(fs, cli.Flags{Epochs: 1, Batch: 1, LR: 1, Seed: 1})
-	if err := f.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	r, err := cli.Start("x", f, nil)
+	r, err := start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,13 +257,8 @@ func TestDefaultFoldersAreUnique(t *testing.T) {
 
 // TestOutRules checks -out folders that are not empty.
 func TestOutRules(t *testing.T) {
-	start := func(args ...string) error {
-		fs := flag.NewFlagSet("x", flag.ContinueOnError)
-		f := cli.Register(fs, cli.Flags{Epochs: 1, Batch: 1, LR: 1, Seed: 1})
-		if err := f.Parse(args); err != nil {
-			return err
-		}
-		r, err := cli.Start("x", f, nil)
+	startKeep := func(args ...string) error {
+		r, err := start(args...)
 		if err == nil {
 			os.WriteFile(filepath.Join(r.Dir, "keep"), nil, 0o644)
 			r.Close()
@@ -274,7 +270,7 @@ func TestOutRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"-out", other}, {"-out", other, "-force"}} {
-		if err := start(args...); err == nil || !strings.Contains(err.Error(), "not empty") {
+		if err := startKeep(args...); err == nil || !strings.Contains(err.Error(), "not empty") {
 			t.Errorf("%v: error %v, want a refusal", args, err)
 		}
 	}
@@ -282,7 +278,7 @@ func TestOutRules(t *testing.T) {
 		t.Fatal("-force removed a folder that held no run")
 	}
 	empty := t.TempDir()
-	if err := start("-out", empty); err != nil {
+	if err := startKeep("-out", empty); err != nil {
 		t.Errorf("an empty -out folder: %v", err)
 	}
 }
