@@ -12,46 +12,45 @@ import (
 
 // evaluator is the model built for inference at one batch size, sharing the
 // training graph's parameter tensors; with a loss, it also computes the
-// loss against a bound target.
+// loss against bound targets.
 type evaluator struct {
 	vm    G.VM
 	built *graph.Built
-	x     *tensor.Dense
-	y     *tensor.Dense // the target; nil without a loss, or when it is the input
+	xs    []*tensor.Dense
+	ys    []*tensor.Dense // the targets; none without a loss, or when the target is the input
 	loss  *G.Node
 	batch int
 }
 
 // newEvaluator builds m for batches of batch samples; loss, if not nil, is
-// built against a target shaped like the output, or against the input when
+// built against targets shaped like the outputs, or against the input when
 // reconstruct is set.
 func newEvaluator(m *graph.Model, batch int, loss Loss, reconstruct bool) (*evaluator, error) {
 	g := G.NewGraph()
-	xn := m.NewInputs(g, batch)[0]
-	e := &evaluator{batch: batch, x: tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(xn.Shape().Clone()...))}
-	if err := G.Let(xn, e.x); err != nil {
-		return nil, errors.Wrap(err, "train: binding the evaluation input")
-	}
+	e := &evaluator{batch: batch}
 	var err error
-	if e.built, err = m.Build(g, G.Nodes{xn}, graph.Eval); err != nil {
+	var targets G.Nodes
+	if e.built, e.xs, e.ys, targets, err = buildWithData(g, m, batch, graph.Eval, reconstruct || loss == nil); err != nil {
 		return nil, err
 	}
-	if loss != nil {
-		target := xn
-		if !reconstruct {
-			ys := e.built.Outputs[0].Shape().Clone()
-			target = G.NewTensor(g, m.Dtype(), len(ys), G.WithShape(ys...), G.WithName("target"))
-			e.y = tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(ys...))
-			if err := G.Let(target, e.y); err != nil {
-				return nil, errors.Wrap(err, "train: binding the evaluation target")
-			}
-		}
-		if e.loss, err = loss.Build(e.built, target); err != nil {
-			return nil, errors.Wrapf(err, "train: %v loss", loss)
-		}
+	if loss == nil {
+		e.ys = nil
+	} else if e.loss, err = loss.Build(e.built, targets); err != nil {
+		return nil, errors.Wrapf(err, "train: %v loss", loss)
 	}
 	e.vm = G.NewTapeMachine(g)
 	return e, nil
+}
+
+// load copies the first n rows of each input and target of f into the
+// bound tensors (n being the evaluator's batch).
+func (e *evaluator) load(f *feed) {
+	for k, x := range e.xs {
+		copyInto(x, f.inputs[k][:x.Size()])
+	}
+	for k, y := range e.ys {
+		copyInto(y, f.targets[k][:y.Size()])
+	}
 }
 
 // forward runs the model on the loaded input; Output and Logits hold the
@@ -75,20 +74,26 @@ func (t *Trainer) evaluator(n int) (*evaluator, error) {
 }
 
 // Evaluate computes the loss (and accuracy, or reconstruction error) of the
-// model on every sample of set exactly once, in batches of Config.EvalBatch;
-// the last batch is padded and the padding ignored. Dropout is off. In a
-// data-parallel run each rank evaluates its share of set and the sums are
-// combined: every rank must call Evaluate.
-func (t *Trainer) Evaluate(set *datasets.Set) (SetMetrics, error) {
+// model on every sample of src (a *datasets.Set or *datasets.Table) exactly
+// once, in batches of Config.EvalBatch. Dropout is off. In a data-parallel
+// run each rank evaluates its share of src and the sums are combined: every
+// rank must call Evaluate.
+func (t *Trainer) Evaluate(src datasets.Source) (SetMetrics, error) {
 	var m SetMetrics
-	if set == nil || set.Len() == 0 {
+	c, err := newColumns(t.model, src, !t.cfg.Reconstruct, "evaluation data")
+	if err != nil {
+		return m, err
+	}
+	if c.samples == 0 {
 		return m, errors.New("train: nothing to evaluate")
 	}
+	if t.classifier() && !c.labelled() {
+		return m, errors.New("train: evaluation data: cross-entropy needs a labelled target (a Set with Classes)")
+	}
 	size, rank := t.cfg.Comm.Size(), t.cfg.Comm.Rank()
-	part := set.Subset(rank*set.Len()/size, (rank+1)*set.Len()/size)
+	part := c.subset(rank*c.samples/size, (rank+1)*c.samples/size)
 	var correct int
-	if part.Len() > 0 {
-		var err error
+	if part.samples > 0 {
 		if m, correct, err = t.evaluateSums(part); err != nil {
 			return m, err
 		}
@@ -110,32 +115,25 @@ func (t *Trainer) Evaluate(set *datasets.Set) (SetMetrics, error) {
 }
 
 // evaluateSums returns the sums of the per-sample loss and reconstruction
-// error over set, the number of correct predictions and of samples. Full
+// error over c, the number of correct predictions and of samples. Full
 // batches run at Config.EvalBatch; the last, partial one runs on an
 // evaluator of its own size, so the loss node averages real samples only.
-func (t *Trainer) evaluateSums(set *datasets.Set) (m SetMetrics, correct int, err error) {
-	full, err := t.evaluator(min(t.cfg.EvalBatch, set.Len()))
+func (t *Trainer) evaluateSums(c *columns) (m SetMetrics, correct int, err error) {
+	full, err := t.evaluator(min(t.cfg.EvalBatch, c.samples))
 	if err != nil {
 		return m, 0, err
 	}
-	loader := &datasets.Loader{Set: set, BatchSize: full.batch, Partial: datasets.PadPartial}
-	it := loader.Epoch(0)
-	var b datasets.Batch
-	width := full.built.Outputs[0].Shape().TotalSize() / full.batch
-	out := make([]float32, width)
-	logits := make([]float32, full.built.Logits[0].Shape().TotalSize()/full.batch)
-	sample := set.SampleSize()
-	for it.Next(&b) {
+	it := c.epoch(datasets.Loader{BatchSize: full.batch, Partial: datasets.PadPartial}, 0)
+	var out, scratch []float32
+	for it.next() {
+		f := &it.feed
 		e := full
-		if b.Size < full.batch {
-			if e, err = t.evaluator(b.Size); err != nil {
+		if f.size < full.batch {
+			if e, err = t.evaluator(f.size); err != nil {
 				return m, 0, err
 			}
 		}
-		copyInto(e.x, b.X[:b.Size*sample])
-		if e.y != nil {
-			copyInto(e.y, b.OneHot[:b.Size*width])
-		}
+		e.load(f)
 		if err := e.forward(); err != nil {
 			return m, 0, err
 		}
@@ -143,66 +141,72 @@ func (t *Trainer) evaluateSums(set *datasets.Set) (m SetMetrics, correct int, er
 		if err != nil {
 			return m, 0, errors.Wrap(err, "train: evaluation loss")
 		}
-		m.Loss += loss * float64(b.Size)
-		ov, lv := e.built.Outputs[0].Value(), e.built.Logits[0].Value()
-		for i := 0; i < b.Size; i++ {
-			if t.cfg.Reconstruct {
-				row(ov, i, out)
-				m.ReconError += squaredError(out, b.X[i*width:(i+1)*width])
+		m.Loss += loss * float64(f.size)
+		m.Samples += f.size
+		if t.cfg.Reconstruct {
+			x := f.inputs[0]
+			width := len(x) / full.batch
+			out = make32(&out, width)
+			for i := 0; i < f.size; i++ {
+				row(e.built.Outputs[0].Value(), i, out)
+				m.ReconError += squaredError(out, x[i*width:(i+1)*width])
 			}
-			if t.classifier() {
-				row(lv, i, logits)
-				if argmax(logits) == b.Labels[i] {
-					correct++
-				}
-			}
-			m.Samples++
+		}
+		if t.classifier() {
+			correct += countCorrect(e.built.Logits[0].Value(), f.labels[:f.size], make32(&scratch, e.ys[0].Shape()[1]))
 		}
 	}
-	return m, correct, errors.Wrap(it.Err(), "train: evaluation batches")
+	return m, correct, errors.Wrap(it.err(), "train: evaluation batches")
 }
 
 // DefaultPredictBatch is the batch size Predict uses when given 0.
 const DefaultPredictBatch = 500
 
-// Predict runs m in evaluation mode (dropout off) on every sample of set
-// and returns the outputs back to back: set.Len() rows of
-// m.Outputs()[0].TotalSize() values, in float32 whatever m's dtype. A sample
-// must hold as many values as m's input, whatever their shapes ((1, 28, 28)
-// images feed a (784) model). Samples go through in batches of batch
-// (0: DefaultPredictBatch); the last is padded and the padding dropped. It
-// needs no Trainer: use it with any declared model, trained or not.
-func Predict(m *graph.Model, set *datasets.Set, batch int) ([]float32, error) {
-	if set == nil || set.Len() == 0 {
-		return nil, errors.New("train: predict: empty set")
+// Predict runs m in evaluation mode (dropout off) on every sample of src, a
+// *datasets.Set for a model with one input or a *datasets.Table with one
+// input column per model input (targets are ignored), and returns, for
+// each output k, src.Len() rows of m.Outputs()[k].TotalSize() values back
+// to back, in float32 whatever m's dtype. A sample must hold as many values
+// as its input, whatever their shapes ((1, 28, 28) images feed a (784)
+// model). Samples go through in batches of batch (0: DefaultPredictBatch);
+// the last is padded and the padding dropped. It needs no Trainer: use it
+// with any declared model, trained or not.
+func Predict(m *graph.Model, src datasets.Source, batch int) ([][]float32, error) {
+	c, err := newColumns(m, src, false, "prediction data")
+	if err != nil {
+		return nil, err
 	}
-	if set.SampleSize() != m.Inputs()[0].TotalSize() {
-		return nil, errors.Errorf("train: predict: samples of shape %v do not fit the model's input %v", set.Shape, m.Inputs()[0])
+	if c.samples == 0 {
+		return nil, errors.New("train: predict: empty set")
 	}
 	if batch <= 0 {
 		batch = DefaultPredictBatch
 	}
-	e, err := newEvaluator(m, min(batch, set.Len()), nil, false)
+	e, err := newEvaluator(m, min(batch, c.samples), nil, false)
 	if err != nil {
 		return nil, err
 	}
 	defer e.vm.Close()
-	width := m.Outputs()[0].TotalSize()
-	out := make([]float32, set.Len()*width)
-	loader := &datasets.Loader{Set: &datasets.Set{X: set.X, Shape: set.Shape}, BatchSize: e.batch, Partial: datasets.PadPartial}
-	it := loader.Epoch(0)
-	var b datasets.Batch
+	outs := make([][]float32, len(m.Outputs()))
+	for k, o := range m.Outputs() {
+		outs[k] = make([]float32, c.samples*o.TotalSize())
+	}
+	it := c.epoch(datasets.Loader{BatchSize: e.batch, Partial: datasets.PadPartial}, 0)
 	n := 0
-	for it.Next(&b) {
-		copyInto(e.x, b.X)
+	for it.next() {
+		e.load(&it.feed)
 		if err := e.forward(); err != nil {
 			return nil, err
 		}
-		for i := 0; i < b.Size; i, n = i+1, n+1 {
-			row(e.built.Outputs[0].Value(), i, out[n*width:(n+1)*width])
+		for k, out := range outs {
+			width := m.Outputs()[k].TotalSize()
+			for i := 0; i < it.feed.size; i++ {
+				row(e.built.Outputs[k].Value(), i, out[(n+i)*width:(n+i+1)*width])
+			}
 		}
+		n += it.feed.size
 	}
-	return out, errors.Wrap(it.Err(), "train: prediction batches")
+	return outs, errors.Wrap(it.err(), "train: prediction batches")
 }
 
 // row copies sample i of a batched value into dst (converting to float32).

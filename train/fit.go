@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
 
 	"github.com/retina-ml/retina/datasets"
 )
@@ -25,16 +26,23 @@ func (t *Trainer) classifier() bool { return !t.cfg.Reconstruct && t.cfg.Loss ==
 // Val and Test after every epoch. When ctx is cancelled it finishes the
 // current step, saves a checkpoint and returns ErrInterrupted.
 func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
-	if data.Train == nil || data.Train.Len() < t.cfg.Batch {
-		return nil, errors.Errorf("train: need at least one full batch of %d training samples", t.cfg.Batch)
+	train, err := newColumns(t.model, data.Train, !t.cfg.Reconstruct, "training data")
+	if err != nil {
+		return nil, err
 	}
-	if t.cfg.Patience > 0 && data.Val == nil {
+	if train.samples < t.cfg.Batch {
+		return nil, errors.Errorf("train: need at least one full batch of %d training samples, have %d", t.cfg.Batch, train.samples)
+	}
+	if t.classifier() && !train.labelled() {
+		return nil, errors.New("train: cross-entropy needs a labelled target (a Set with Classes)")
+	}
+	if t.cfg.Patience > 0 && !present(data.Val) {
 		return nil, errors.New("train: early stopping (Patience) needs a validation set")
 	}
-	if n := t.state.TrainSamples; n > 0 && n != data.Train.Len() {
-		return nil, errors.Errorf("train: the run started on %d training samples, this one has %d: a resumed run must train on the same set", n, data.Train.Len())
+	if n := t.state.TrainSamples; n > 0 && n != train.samples {
+		return nil, errors.Errorf("train: the run started on %d training samples, this one has %d: a resumed run must train on the same set", n, train.samples)
 	}
-	t.state.TrainSamples = data.Train.Len()
+	t.state.TrainSamples = train.samples
 	if t.cfg.Dir != "" {
 		if err := os.MkdirAll(t.cfg.Dir, 0o755); err != nil {
 			return nil, errors.Wrap(err, "train")
@@ -43,29 +51,28 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 	if err := t.broadcastParams(); err != nil {
 		return nil, err
 	}
-	loader := &datasets.Loader{Set: data.Train, BatchSize: t.cfg.Batch, Shuffle: true, Seed: t.cfg.Seed, Partial: datasets.DropPartial}
+	loader := datasets.Loader{Set: train.sets[0], BatchSize: t.cfg.Batch, Shuffle: true, Seed: t.cfg.Seed, Partial: datasets.DropPartial}
 	perEpoch := loader.Batches()
 	total := t.totalSteps(perEpoch)
 	rep := newReporter(t.cfg.Progress)
 	res := &Result{Stopped: "completed"}
-	var batch datasets.Batch
 	st := &t.state
 	for ; st.Epoch < t.cfg.Epochs && !st.EarlyStopped; st.Epoch, st.Batch, st.Partial = st.Epoch+1, 0, (partial{}) {
-		it := loader.Epoch(st.Epoch)
-		for i := 0; i < st.Batch && it.Next(&batch); i++ {
+		it := train.epoch(loader, st.Epoch)
+		for i := 0; i < st.Batch && it.next(); i++ {
 			// Skip the batches a resumed epoch already trained on.
 		}
 		rep.start(st.Epoch+1, t.cfg.Epochs, perEpoch)
 		for st.Batch < perEpoch {
-			if !it.Next(&batch) {
-				if err := it.Err(); err != nil {
+			if !it.next() {
+				if err := it.err(); err != nil {
 					return res, errors.Wrap(err, "train: batches")
 				}
 				break
 			}
 			begin := time.Now()
 			stop := ctx.Err() != nil || (t.interruptAt > 0 && st.Step == t.interruptAt)
-			loss, stopAll, err := t.step(&batch, total, stop)
+			loss, stopAll, err := t.step(&it.feed, total, stop)
 			if err != nil {
 				rep.finish()
 				t.fillResult(res)
@@ -113,41 +120,33 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 // batch to the epoch's running sums.
 func (t *Trainer) tally(loss float64) {
 	b, p := &t.local, &t.state.Partial
-	p.LossSum += loss * float64(b.Size)
-	p.Samples += b.Size
+	p.LossSum += loss * float64(b.size)
+	p.Samples += b.size
 	if t.cfg.Reconstruct {
-		width := len(b.X) / b.Size
+		x := b.inputs[0]
+		width := len(x) / b.size
 		out := make32(&t.row, width)
-		for i := 0; i < b.Size; i++ {
+		for i := 0; i < b.size; i++ {
 			row(t.built.Outputs[0].Value(), i, out)
-			p.ReconSum += squaredError(out, b.X[i*width:(i+1)*width])
+			p.ReconSum += squaredError(out, x[i*width:(i+1)*width])
 		}
 	}
-	if !t.classifier() {
-		return
+	if t.classifier() {
+		p.Correct += countCorrect(t.built.Logits[0].Value(), b.labels, make32(&t.row, t.ys[0].Shape()[1]))
 	}
-	k := t.y.Shape()[1]
-	switch z := t.built.Logits[0].Value().Data().(type) {
-	case []float32:
-		for i := 0; i < b.Size; i++ {
-			if argmax(z[i*k:(i+1)*k]) == b.Labels[i] {
-				p.Correct++
-			}
-		}
-	case []float64:
-		for i := 0; i < b.Size; i++ {
-			row := z[i*k : (i+1)*k]
-			best := 0
-			for j, v := range row {
-				if v > row[best] {
-					best = j
-				}
-			}
-			if best == b.Labels[i] {
-				p.Correct++
-			}
+}
+
+// countCorrect returns how many rows of the scores z have their largest value
+// at the row's label; scratch holds one row.
+func countCorrect(z G.Value, labels []int, scratch []float32) int {
+	n := 0
+	for i, l := range labels {
+		row(z, i, scratch)
+		if argmax(scratch) == l {
+			n++
 		}
 	}
+	return n
 }
 
 // endEpoch evaluates, records the epoch's metrics, logs and checkpoints.
@@ -170,10 +169,10 @@ func (t *Trainer) endEpoch(data Data, total int) (EpochMetrics, error) {
 		em.Train.Accuracy = float64(p.Correct) / float64(p.Samples)
 	}
 	for _, s := range []struct {
-		set *datasets.Set
+		set datasets.Source
 		dst **SetMetrics
 	}{{data.Val, &em.Val}, {data.Test, &em.Test}} {
-		if s.set == nil {
+		if !present(s.set) {
 			continue
 		}
 		m, err := t.Evaluate(s.set)

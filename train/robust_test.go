@@ -266,8 +266,8 @@ func TestResumeRejectsChangedRun(t *testing.T) {
 type meanAbsolute struct{}
 
 func (meanAbsolute) String() string { return "l1" }
-func (meanAbsolute) Build(b *graph.Built, target *G.Node) (*G.Node, error) {
-	d, err := G.Sub(b.Outputs[0], target)
+func (meanAbsolute) Build(b *graph.Built, targets G.Nodes) (*G.Node, error) {
+	d, err := G.Sub(b.Outputs[0], targets[0])
 	if err != nil {
 		return nil, err
 	}
@@ -303,10 +303,11 @@ func TestUserLoss(t *testing.T) {
 	}
 	// The test set is the training set: Evaluate's L1 equals the mean of
 	// |output − input| computed here from Predict.
-	out, err := Predict(m, set, 0)
+	outs, err := Predict(m, set, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := outs[0]
 	var sum float64
 	for i, v := range out {
 		sum += math.Abs(float64(v) - float64(set.X[i]))

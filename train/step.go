@@ -14,23 +14,33 @@ import (
 // One training step: load a batch, run the forward and backward passes on
 // the compiled machine, check for divergence and update the parameters.
 
-// Step runs one optimizer step on a full (global) batch and returns this
-// process's loss. The learning rate is the optimizer's, scaled by the
-// schedule at the current step of a run of total steps (total ≤ 0:
-// unscheduled). In a data-parallel run every rank calls Step with the same
-// batch and uses its share of it.
+// Step runs one optimizer step on a full (global) batch of a Set and
+// returns this process's loss: for a model with one input, the batch's
+// values feed it and its one-hot labels (or, unlabelled, its values) are the
+// target. Fit trains on Tables too. The learning rate is the optimizer's,
+// scaled by the schedule at the current step of a run of total steps
+// (total ≤ 0: unscheduled). In a data-parallel run every rank calls Step
+// with the same batch and uses its share of it.
 func (t *Trainer) Step(b *datasets.Batch, total int) (float64, error) {
-	loss, _, err := t.step(b, total, false)
+	if len(t.xs) != 1 {
+		return 0, errors.Errorf("train: Step feeds one input, model %s takes %d: use Fit with a datasets.Table", t.model.Name(), len(t.xs))
+	}
+	f := &t.single
+	f.inputs[0], f.labels, f.size = b.X, b.Labels, b.Size
+	if len(f.targets) == 1 {
+		f.targets[0] = targetRows(b)
+	}
+	loss, _, err := t.step(f, total, false)
 	return loss, err
 }
 
-// step runs one training step on this rank's share of the global batch b:
+// step runs one training step on this rank's share of the global batch f:
 // the forward and backward passes; in a data-parallel run, one all-reduce
 // that averages the gradients, the loss and the ranks' stop requests; the
 // divergence check; and the update. It returns this rank's loss and whether
 // any rank asked to stop, which all ranks then do after this same step.
-func (t *Trainer) step(b *datasets.Batch, total int, stop bool) (localLoss float64, stopAll bool, err error) {
-	if err := t.load(b); err != nil {
+func (t *Trainer) step(f *feed, total int, stop bool) (localLoss float64, stopAll bool, err error) {
+	if err := t.load(f); err != nil {
 		return 0, stop, err
 	}
 	if localLoss, err = t.run(); err != nil {
@@ -69,28 +79,38 @@ func (t *Trainer) step(b *datasets.Batch, total int, stop bool) (localLoss float
 
 // load copies this rank's share of a global batch into the bound input and
 // target tensors, and keeps a view of it in t.local.
-func (t *Trainer) load(b *datasets.Batch) error {
+func (t *Trainer) load(f *feed) error {
 	size, rank := t.cfg.Comm.Size(), t.cfg.Comm.Rank()
-	if len(b.X) != t.x.Size()*size || b.Size != t.cfg.Batch {
-		return errors.Errorf("train: batch of %d samples (%d values); the run needs full batches of %d (input %v per process)",
-			b.Size, len(b.X), t.cfg.Batch, t.x.Shape())
+	if f.size != t.cfg.Batch {
+		return errors.Errorf("train: batch of %d samples; the run needs full batches of %d", f.size, t.cfg.Batch)
 	}
 	n := t.cfg.Batch / size
 	lo, hi := rank*n, (rank+1)*n
-	sample := len(b.X) / t.cfg.Batch
-	t.local = datasets.Batch{X: b.X[lo*sample : hi*sample], Size: n}
-	if len(b.Labels) > 0 {
-		t.local.Labels = b.Labels[lo:hi]
-	}
-	copyInto(t.x, t.local.X)
-	if t.y != nil {
-		k := t.y.Size() / n
-		if len(b.OneHot) != t.cfg.Batch*k {
-			return errors.Errorf("train: batch has %d one-hot values, the model's output %v needs %d per sample", len(b.OneHot), t.y.Shape(), k)
+	share := func(dst *tensor.Dense, rows []float32, what string, k int) ([]float32, error) {
+		w := dst.Size() / n
+		if len(rows) != t.cfg.Batch*w {
+			return nil, errors.Errorf("train: batch has %d values for %s %d, the model needs %d per sample (%v per process)", len(rows), what, k, w, dst.Shape())
 		}
-		t.local.OneHot = b.OneHot[lo*k : hi*k]
-		copyInto(t.y, t.local.OneHot)
+		rows = rows[lo*w : hi*w]
+		copyInto(dst, rows)
+		return rows, nil
 	}
+	var err error
+	for k, x := range t.xs {
+		if t.local.inputs[k], err = share(x, f.inputs[k], "input", k); err != nil {
+			return err
+		}
+	}
+	for k, y := range t.ys {
+		if t.local.targets[k], err = share(y, f.targets[k], "target", k); err != nil {
+			return err
+		}
+	}
+	t.local.labels = nil
+	if f.labels != nil {
+		t.local.labels = f.labels[lo:hi]
+	}
+	t.local.size = n
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -95,9 +96,11 @@ const CheckpointName = "checkpoint.ckpt"
 // MetricsLogName is the per-epoch log's file name inside Config.Dir.
 const MetricsLogName = "metrics.jsonl"
 
-// Data are the sets Fit uses; Val and Test may be nil.
+// Data are the sets Fit uses: each a *datasets.Set, for a model with one
+// input, or a *datasets.Table, whose columns feed a model's several inputs
+// and targets (see datasets.Source). Val and Test may be nil.
 type Data struct {
-	Train, Val, Test *datasets.Set
+	Train, Val, Test datasets.Source
 }
 
 // Result summarises a Fit.
@@ -134,7 +137,8 @@ type Trainer struct {
 	g     *G.ExprGraph
 	vm    G.VM
 	built *graph.Built
-	x, y  *tensor.Dense // bound to the input and target nodes
+	xs    []*tensor.Dense // bound to the input nodes
+	ys    []*tensor.Dense // bound to the target nodes; none under Reconstruct
 	loss  *G.Node
 	grads G.Nodes
 	gvals []*tensor.Dense
@@ -146,7 +150,8 @@ type Trainer struct {
 	// Data parallelism: this rank's share of a global batch, and the
 	// buffers averaged over the ranks after each backward pass (the
 	// gradients, then sync: the loss and the stop request).
-	local    datasets.Batch
+	local    feed
+	single   feed      // Step's view of a Set's batch
 	row      []float32 // scratch: one output row
 	avg      dist.Averager
 	sync     [2]float32
@@ -190,8 +195,8 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 	cfg = cfg.withDefaults()
 	t := &Trainer{model: m, cfg: cfg, params: m.Params(), evals: map[int]*evaluator{}}
 	t.state.Best = math.MaxFloat64
-	if len(m.Inputs()) != 1 || len(m.Outputs()) != 1 {
-		return nil, errors.Errorf("train: model %s has %d inputs and %d outputs; the Trainer takes one of each", m.Name(), len(m.Inputs()), len(m.Outputs()))
+	if cfg.Reconstruct && (len(m.Inputs()) != 1 || len(m.Outputs()) != 1) {
+		return nil, errors.Errorf("train: Reconstruct needs a model with one input and one output, %s has %d and %d", m.Name(), len(m.Inputs()), len(m.Outputs()))
 	}
 	if len(t.params) == 0 {
 		return nil, errors.New("train: the model has no parameters")
@@ -206,26 +211,12 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 		return nil, errors.Errorf("train: data-parallel training needs a float32 model, not %v", m.Dtype())
 	}
 	t.g = G.NewGraph()
-	xn := m.NewInputs(t.g, cfg.Batch/cfg.Comm.Size())[0]
-	t.x = tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(xn.Shape().Clone()...))
-	if err := G.Let(xn, t.x); err != nil {
-		return nil, errors.Wrap(err, "train: binding the input")
-	}
 	var err error
-	if t.built, err = m.Build(t.g, G.Nodes{xn}, graph.Train); err != nil {
+	var targets G.Nodes
+	if t.built, t.xs, t.ys, targets, err = buildWithData(t.g, m, cfg.Batch/cfg.Comm.Size(), graph.Train, cfg.Reconstruct); err != nil {
 		return nil, err
 	}
-	target := xn
-	if !cfg.Reconstruct {
-		ys := t.built.Outputs[0].Shape().Clone()
-		yn := G.NewTensor(t.g, m.Dtype(), len(ys), G.WithShape(ys...), G.WithName("target"))
-		t.y = tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(ys...))
-		if err := G.Let(yn, t.y); err != nil {
-			return nil, errors.Wrap(err, "train: binding the target")
-		}
-		target = yn
-	}
-	if t.loss, err = cfg.Loss.Build(t.built, target); err != nil {
+	if t.loss, err = cfg.Loss.Build(t.built, targets); err != nil {
 		return nil, errors.Wrapf(err, "train: %v loss", cfg.Loss)
 	}
 	if t.grads, err = G.Grad(t.loss, t.built.Params...); err != nil {
@@ -233,9 +224,11 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 	}
 	// Compile only what the step needs: the loss, the outputs and the
 	// parameter gradients (not, say, the gradient of the input images).
-	roots := append(G.Nodes{t.loss, t.built.Outputs[0], t.built.Logits[0]}, t.grads...)
+	roots := append(append(append(G.Nodes{t.loss}, t.built.Outputs...), t.built.Logits...), t.grads...)
 	t.vm = G.NewTapeMachine(t.g.ExactSubgraphRoots(roots...))
 	t.gvals = make([]*tensor.Dense, len(t.grads))
+	t.local = feed{inputs: make([][]float32, len(t.xs)), targets: make([][]float32, len(t.ys))}
+	t.single = feed{inputs: make([][]float32, 1), targets: make([][]float32, len(t.ys))}
 	t.opt = cfg.Optimizer.NewState(t.params)
 	return t, nil
 }
@@ -257,3 +250,38 @@ func (t *Trainer) Config() Config { return t.cfg }
 
 // StepsDone returns the number of optimizer steps taken.
 func (t *Trainer) StepsDone() int { return t.state.Step }
+
+// buildWithData builds m on g for batches of n samples, with its inputs
+// bound to new tensors xs and, unless reconstruct, one target per output,
+// shaped like it, bound to new tensors ys. Under reconstruct the target is
+// the input itself.
+func buildWithData(g *G.ExprGraph, m *graph.Model, n int, mode graph.Mode, reconstruct bool) (b *graph.Built, xs, ys []*tensor.Dense, targets G.Nodes, err error) {
+	inputs := m.NewInputs(g, n)
+	for k, in := range inputs {
+		x := tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(in.Shape().Clone()...))
+		if err := G.Let(in, x); err != nil {
+			return nil, nil, nil, nil, errors.Wrapf(err, "train: binding input %d", k)
+		}
+		xs = append(xs, x)
+	}
+	if b, err = m.Build(g, inputs, mode); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if reconstruct {
+		return b, xs, nil, inputs[:1], nil
+	}
+	for k, out := range b.Outputs {
+		shape := out.Shape().Clone()
+		name := "target"
+		if len(b.Outputs) > 1 {
+			name = fmt.Sprintf("target%d", k)
+		}
+		yn := G.NewTensor(g, m.Dtype(), len(shape), G.WithShape(shape...), G.WithName(name))
+		y := tensor.New(tensor.Of(m.Dtype()), tensor.WithShape(shape...))
+		if err := G.Let(yn, y); err != nil {
+			return nil, nil, nil, nil, errors.Wrapf(err, "train: binding target %d", k)
+		}
+		ys, targets = append(ys, y), append(targets, yn)
+	}
+	return b, xs, ys, targets, nil
+}

@@ -317,10 +317,13 @@ func TestEvaluationLossMatchesTraining(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b datasets.Batch
-			it := (&datasets.Loader{Set: set, BatchSize: 16}).Epoch(0)
-			it.Next(&b)
-			if err := tr.load(&b); err != nil {
+			c, err := newColumns(m, set, !tc.reconstruct, "test data")
+			if err != nil {
+				t.Fatal(err)
+			}
+			it := c.epoch(datasets.Loader{BatchSize: 16}, 0)
+			it.next()
+			if err := tr.load(&it.feed); err != nil {
 				t.Fatal(err)
 			}
 			graphLoss, err := tr.run()
@@ -378,14 +381,15 @@ func TestPredictMatchesEvaluation(t *testing.T) {
 	set := blobs(37, 4, 8, 9)
 	images := &datasets.Set{X: set.X, Shape: []int{2, 2, 2}}
 	m := classifier(t, 4)
-	got, err := Predict(m, images, 10)
+	gotAll, err := Predict(m, images, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := Predict(m, set, 1)
+	wantAll, err := Predict(m, set, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got, want := gotAll[0], wantAll[0]
 	if len(got) != 37*4 || len(want) != len(got) {
 		t.Fatalf("%d and %d values, want %d", len(got), len(want), 37*4)
 	}

@@ -264,7 +264,7 @@ func trainCode2(r *cli.Run, f *cli.Flags, loss train.Loss, epochs int, data trai
 		return e, nil
 	}
 	title := fmt.Sprintf("Codes of the %d test images, 784-512-128-2 autoencoder (test error %.2f)", data.Test.Len(), e)
-	return e, saveCodes(filepath.Join(r.Dir, "codes.png"), title, codes, labels)
+	return e, saveCodes(filepath.Join(r.Dir, "codes.png"), title, codes[0], labels)
 }
 
 // saveReconstructions draws the first test image of each digit with its
@@ -272,10 +272,11 @@ func trainCode2(r *cli.Run, f *cli.Flags, loss train.Loss, epochs int, data trai
 func saveReconstructions(dir string, model *graph.Model, pca *autoencoder.PCA, test *datasets.Set) error {
 	n := test.SampleSize()
 	shown := byDigit(test, n)
-	ae, err := train.Predict(model, shown, 0)
+	outs, err := train.Predict(model, shown, 0)
 	if err != nil {
 		return err
 	}
+	ae := outs[0]
 	pc, err := pca.Reconstruct(shown)
 	if err != nil {
 		return err

@@ -219,7 +219,7 @@ func TestReconErrorByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, err := autoencoder.ReconError(outs, set.X, 4); err != nil || math.Abs(e-3.5/3) > 1e-6 {
+	if e, err := autoencoder.ReconError(outs[0], set.X, 4); err != nil || math.Abs(e-3.5/3) > 1e-6 {
 		t.Fatalf("Predict + ReconError = %v, %v; want %v", e, err, 3.5/3)
 	}
 
@@ -287,10 +287,11 @@ func TestHalvesPredictAlone(t *testing.T) {
 	for i := 0; i < 5*12; i++ {
 		set.X = append(set.X, float32(i%7)/7)
 	}
-	whole, err := train.Predict(m, set, 4)
+	wholes, err := train.Predict(m, set, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
+	whole := wholes[0]
 	enc, dec := m.Submodel("encoder"), m.Submodel("decoder")
 	if enc == nil || dec == nil {
 		t.Fatal("no encoder or decoder submodel")
@@ -299,10 +300,11 @@ func TestHalvesPredictAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := train.Predict(dec, &datasets.Set{X: codes, Shape: []int{3}}, 4)
+	outs, err := train.Predict(dec, &datasets.Set{X: codes[0], Shape: []int{3}}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := outs[0]
 	if len(out) != len(whole) {
 		t.Fatalf("%d values, want %d", len(out), len(whole))
 	}
