@@ -172,6 +172,18 @@ func TestSharedTower(t *testing.T) {
 	if text := s.String(); !strings.Contains(text, "shared") || !strings.Contains(text, "input2") {
 		t.Errorf("summary does not show the sharing:\n%s", text)
 	}
+	// The second call's layers are told apart from the first's, and read
+	// the second input.
+	layers := m.Layers()
+	half := len(layers) / 2
+	for i, li := range layers[half : 2*half] {
+		if first := layers[i].Name; li.Name != first+"#2" || !li.Shared || layers[i].Shared {
+			t.Fatalf("layer %d is %q (shared %v), the first call's %q (shared %v)", half+i, li.Name, li.Shared, first, layers[i].Shared)
+		}
+	}
+	if in := layers[half].Inputs; len(in) != 1 || in[0] != "input2" {
+		t.Fatalf("the second call reads %v", in)
+	}
 }
 
 // TestNestedModelAndOutputs nests a model as a layer inside another with

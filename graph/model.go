@@ -67,7 +67,8 @@ type Param struct {
 
 // LayerInfo describes one layer application of a model.
 type LayerInfo struct {
-	Name   string   // path, e.g. "block2/conv1"
+	Name string // path, e.g. "block2/conv1"; "tower/conv1#2" for a model's second call
+
 	Layer  Layer    // the layer
 	Inputs []string // names of the values it reads: "input", "input2", or layer paths
 	In     []Shape  // per-sample input shapes
@@ -95,7 +96,7 @@ func (m *Model) Outputs() []Shape {
 func (m *Model) Layers() []LayerInfo {
 	infos := make([]LayerInfo, len(m.layers))
 	for i, n := range m.layers {
-		li := LayerInfo{Name: n.name, Layer: n.layer, Out: m.values[n.out].Clone(), Shared: n.shared}
+		li := LayerInfo{Name: m.layerName(i), Layer: n.layer, Out: m.values[n.out].Clone(), Shared: n.shared}
 		for _, v := range n.in {
 			li.Inputs = append(li.Inputs, m.valueName(v))
 			li.In = append(li.In, m.values[v].Clone())
@@ -116,7 +117,22 @@ func (m *Model) valueName(v int) string {
 		}
 		return fmt.Sprintf("input%d", v+1)
 	}
-	return m.layers[v-len(m.inputs)].name
+	return m.layerName(v - len(m.inputs))
+}
+
+// layerName names layer i by its path, suffixed #k for the k-th
+// application of that path (k ≥ 2: a model called k times).
+func (m *Model) layerName(i int) string {
+	k := 1
+	for _, n := range m.layers[:i] {
+		if n.name == m.layers[i].name {
+			k++
+		}
+	}
+	if k == 1 {
+		return m.layers[i].name
+	}
+	return fmt.Sprintf("%s#%d", m.layers[i].name, k)
 }
 
 // Params returns the model's parameters in declaration order; a parameter

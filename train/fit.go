@@ -107,7 +107,7 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 		if err != nil {
 			return res, err
 		}
-		fmt.Fprintln(t.cfg.Progress, em.String(t.classifier()))
+		fmt.Fprintln(t.cfg.Progress, em.line(t.classifier(), t.cfg.Reconstruct))
 	}
 	if st.EarlyStopped {
 		res.Stopped = "early stopping"

@@ -36,25 +36,30 @@ type EpochMetrics struct {
 	SamplesPerSecond float64     `json:"samples_per_second"` // training samples / Seconds
 }
 
-// String is the one-line report printed after each epoch.
-func (e EpochMetrics) String(classifier bool) string {
+// line is the one-line report printed after each epoch: the loss, plus
+// the accuracy of a classifier or the reconstruction error of an
+// autoencoder.
+func (e EpochMetrics) line(classifier, reconstruct bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "epoch %d: train %s", e.Epoch, e.Train.format(classifier))
+	fmt.Fprintf(&b, "epoch %d: train %s", e.Epoch, e.Train.format(classifier, reconstruct))
 	if e.Val != nil {
-		fmt.Fprintf(&b, "  val %s", e.Val.format(classifier))
+		fmt.Fprintf(&b, "  val %s", e.Val.format(classifier, reconstruct))
 	}
 	if e.Test != nil {
-		fmt.Fprintf(&b, "  test %s", e.Test.format(classifier))
+		fmt.Fprintf(&b, "  test %s", e.Test.format(classifier, reconstruct))
 	}
 	fmt.Fprintf(&b, "  %.1fs %.0f samples/s", e.Seconds, e.SamplesPerSecond)
 	return b.String()
 }
 
-func (s SetMetrics) format(classifier bool) string {
-	if classifier {
+func (s SetMetrics) format(classifier, reconstruct bool) string {
+	switch {
+	case classifier:
 		return fmt.Sprintf("loss %.4f acc %.2f%%", s.Loss, 100*s.Accuracy)
+	case reconstruct:
+		return fmt.Sprintf("loss %.5f recon %.3f", s.Loss, s.ReconError)
 	}
-	return fmt.Sprintf("loss %.5f recon %.3f", s.Loss, s.ReconError)
+	return fmt.Sprintf("loss %.5f", s.Loss)
 }
 
 // WriteJSON writes v as indented JSON to path atomically: to a temporary file

@@ -35,6 +35,7 @@ import (
 
 	"github.com/retina-ml/retina/datasets"
 	"github.com/retina-ml/retina/examples/internal/cli"
+	"github.com/retina-ml/retina/examples/internal/plots"
 	"github.com/retina-ml/retina/graph"
 	"github.com/retina-ml/retina/models/autoencoder"
 	"github.com/retina-ml/retina/train"
@@ -264,7 +265,7 @@ func trainCode2(r *cli.Run, f *cli.Flags, loss train.Loss, epochs int, data trai
 		return e, nil
 	}
 	title := fmt.Sprintf("Codes of the %d test images, 784-512-128-2 autoencoder (test error %.2f)", data.Test.Len(), e)
-	return e, saveCodes(filepath.Join(r.Dir, "codes.png"), title, codes[0], labels)
+	return e, plots.Scatter(filepath.Join(r.Dir, "codes.png"), title, "code unit 1", "code unit 2", codes[0], labels)
 }
 
 // saveReconstructions draws the first test image of each digit with its
