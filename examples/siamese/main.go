@@ -5,7 +5,7 @@
 // other pairs at least a margin apart. The example reports how well that
 // distance tells whether two unseen test images show the same digit.
 //
-//	go run ./examples/siamese              # 4 epochs of 60,000 pairs, Adam
+//	go run ./examples/siamese              # 8 epochs of 60,000 pairs, Adam
 //	go run ./examples/siamese -epochs 1 -limit 5000 -pairs 5000
 //
 // Training pairs are drawn once from the training images (half same-digit,
@@ -47,7 +47,7 @@ const (
 )
 
 func main() {
-	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 4, Batch: 64, LR: 1e-3, Seed: 1})
+	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 8, Batch: 64, LR: 1e-3, Seed: 1})
 	pairs := flag.Int("pairs", 60000, "training pairs drawn from the training images, half of them same-digit (≥ 2)")
 	dim := flag.Int("dim", 2, "embedding dimensions (≥ 1); the plot shows the first two principal components beyond 2")
 	margin := flag.Float64("margin", 1, "contrastive margin (> 0): pairs of different digits are pushed at least this far apart")
