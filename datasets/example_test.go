@@ -46,3 +46,30 @@ func ExampleMNIST() {
 	// eval batches 79 last batch size 16 of 128
 	// test labels per digit [980 1135 1032 1010 982 892 958 1028 974 1009]
 }
+
+// Pairs for a two-input model: the first and second samples of each pair
+// are input columns gathered from one set, and the target column says
+// whether the pair shares a label.
+func ExampleTable() {
+	digits := &datasets.Set{X: []float32{0, 1, 2, 3}, Shape: []int{1}, Labels: []int{7, 3, 7, 3}, Classes: 10}
+	first, second := []int{0, 1, 0}, []int{2, 3, 1}
+	same := &datasets.Set{Shape: []int{1}}
+	for i := range first {
+		s := float32(0)
+		if digits.Labels[first[i]] == digits.Labels[second[i]] {
+			s = 1
+		}
+		same.X = append(same.X, s)
+	}
+	pairs := &datasets.Table{
+		Inputs:  []*datasets.Set{digits.Gather(first), digits.Gather(second)},
+		Targets: []*datasets.Set{same},
+	}
+	if err := pairs.Validate(); err != nil {
+		log.Fatal(err)
+	}
+	inputs, targets := pairs.Columns()
+	fmt.Println(pairs.Len(), "pairs:", inputs[0].X, inputs[1].X, "same:", targets[0].X)
+	// Output:
+	// 3 pairs: [0 1 0] [2 3 1] same: [1 1 0]
+}
