@@ -56,20 +56,31 @@ const (
 )
 
 func (i Init) String() string {
-	if i == HeUniform {
+	switch i {
+	case HeUniform:
 		return "he-uniform"
+	case Zeros:
+		return "zeros"
+	case Ones:
+		return "ones"
 	}
 	return "glorot-uniform"
 }
 
-// ParamSpec declares one learnable tensor of a layer.
+// ParamSpec declares one tensor of a layer: a learnable parameter, or,
+// with State set, a tensor of model state.
 type ParamSpec struct {
-	Name   string // suffix after "<layer>/", e.g. "W" or "b"
-	Shape  Shape  // full shape of the tensor
-	Bias   bool   // biases start at zero; weights are drawn at random
-	Init   Init   // how weights are drawn
-	FanIn  int    // inputs feeding each output unit (weights only)
-	FanOut int    // outputs each input feeds (weights only)
+	Name  string // suffix after "<layer>/", e.g. "W" or "b"
+	Shape Shape  // full shape of the tensor
+	Bias  bool   // biases start at zero; weights are drawn at random
+	Init  Init   // how weights are drawn (Zeros or Ones: filled)
+	// State marks a tensor that is not learnt but updated by the layer
+	// itself as it trains, such as batch normalisation's running
+	// statistics: no optimizer sees it (Model.State, not Model.Params),
+	// checkpoints save it, and evaluation uses it.
+	State  bool
+	FanIn  int // inputs feeding each output unit (weights only)
+	FanOut int // outputs each input feeds (weights only)
 }
 
 // Context is what Build knows about the layer being built.
@@ -99,9 +110,12 @@ func one(in []Shape) (Shape, error) {
 }
 
 // InitBefore returns the initialisation for weights that feed the
-// activation layer act: HeUniform before a ReLU, GlorotUniform otherwise.
+// activation layer act: HeUniform before the ReLU family (ReLU,
+// LeakyReLU, ELU, GELU and SiLU), GlorotUniform otherwise (Linear,
+// Sigmoid, Tanh, Softplus, …).
 func InitBefore(act Layer) Init {
-	if _, ok := act.(ReLU); ok {
+	switch act.(type) {
+	case ReLU, LeakyReLU, ELU, GELU, SiLU:
 		return HeUniform
 	}
 	return GlorotUniform

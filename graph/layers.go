@@ -53,15 +53,20 @@ func (d Dense) buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, erro
 func (d Dense) MACs(in Shape) int64 { return int64(in[0]) * int64(d.Units) }
 
 // Conv2D is a convolution layer (cross-correlation, as in ops.Conv2D) with
-// Maps output feature maps: input (C, H, W), filters W (Maps, C, KH, KW),
-// bias b (Maps), output (Maps, OH, OW). Window gives the kernel size, stride
-// and zero padding; build it with ops.Kernel or ops.Square.
+// Maps output feature maps: input (C, H, W), filters W (Maps, C/Groups,
+// KH, KW), bias b (Maps), output (Maps, OH, OW). Window gives the kernel
+// size, stride and zero padding; build it with ops.Kernel or ops.Square.
+// Dilation and Groups are PyTorch's (see ops.ConvGrouped): Groups splits
+// the channels and the maps into groups convolved separately (Groups = C
+// is a depthwise convolution).
 type Conv2D struct {
-	Name   string     // optional; default conv1, conv2, …
-	Maps   int        // output feature maps (filters)
-	Window ops.Window // kernel size, stride (≥ 1), padding
-	NoBias bool       // omit b
-	Init   Init       // how W is drawn: GlorotUniform (default), or HeUniform before a ReLU
+	Name     string     // optional; default conv1, conv2, …
+	Maps     int        // output feature maps (filters)
+	Window   ops.Window // kernel size, stride (≥ 1), padding
+	Dilation int        // spacing of the kernel's taps, rows and columns (0 means 1, or Window's DH×DW)
+	Groups   int        // groups of channels (0 means 1); must divide C and Maps
+	NoBias   bool       // omit b
+	Init     Init       // how W is drawn: GlorotUniform (default), or HeUniform before a ReLU
 }
 
 func (c Conv2D) Kind() string { return "conv" }
@@ -77,12 +82,25 @@ func (c Conv2D) Declare(ins []Shape) (Shape, []ParamSpec, error) {
 	if c.Maps < 1 {
 		return nil, nil, errors.Errorf("Maps = %d, want at least 1", c.Maps)
 	}
-	oh, ow, err := c.Window.Out(in[1], in[2])
+	groups := max(c.Groups, 1)
+	switch {
+	case c.Groups < 0:
+		return nil, nil, errors.Errorf("Groups = %d, want at least 1", c.Groups)
+	case in[0]%groups != 0:
+		return nil, nil, errors.Errorf("Groups = %d does not divide the %d input channels", groups, in[0])
+	case c.Maps%groups != 0:
+		return nil, nil, errors.Errorf("Groups = %d does not divide Maps = %d", groups, c.Maps)
+	}
+	win, err := c.window()
 	if err != nil {
 		return nil, nil, err
 	}
-	k := c.Window.KH * c.Window.KW
-	ps := []ParamSpec{{Name: "W", Shape: Shape{c.Maps, in[0], c.Window.KH, c.Window.KW}, Init: c.Init, FanIn: in[0] * k, FanOut: c.Maps * k}}
+	oh, ow, err := win.Out(in[1], in[2])
+	if err != nil {
+		return nil, nil, err
+	}
+	k, cg := win.KH*win.KW, in[0]/groups
+	ps := []ParamSpec{{Name: "W", Shape: Shape{c.Maps, cg, win.KH, win.KW}, Init: c.Init, FanIn: cg * k, FanOut: c.Maps * k}}
 	if !c.NoBias {
 		ps = append(ps, ParamSpec{Name: "b", Shape: Shape{c.Maps}, Bias: true})
 	}
@@ -98,8 +116,30 @@ func (c Conv2D) buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, err
 	if len(p) > 1 {
 		b = p[1]
 	}
-	w := c.Window
+	w, err := c.window()
+	if err != nil {
+		return nil, err
+	}
+	if c.Groups > 1 || w.DH > 1 || w.DW > 1 {
+		return ops.ConvGrouped(x, p[0], b, w, c.Groups, f)
+	}
 	return ops.Conv2DAct(x, p[0], b, [2]int{w.SH, w.SW}, [2]int{w.PH, w.PW}, f)
+}
+
+// window returns Window with the dilation set from Dilation, which must
+// agree with Window's DH and DW where those are set.
+func (c Conv2D) window() (ops.Window, error) {
+	w := c.Window
+	switch d := c.Dilation; {
+	case d < 0:
+		return w, errors.Errorf("Dilation = %d, want at least 1", d)
+	case d == 0:
+	case (w.DH != 0 && w.DH != d) || (w.DW != 0 && w.DW != d):
+		return w, errors.Errorf("Dilation = %d but Window has dilation %d×%d", d, w.DH, w.DW)
+	default:
+		w.DH, w.DW = d, d
+	}
+	return w, nil
 }
 
 func (c Conv2D) MACs(in Shape) int64 {
@@ -107,7 +147,7 @@ func (c Conv2D) MACs(in Shape) int64 {
 	if err != nil {
 		return 0
 	}
-	return int64(out.TotalSize()) * int64(in[0]*c.Window.KH*c.Window.KW)
+	return int64(out.TotalSize()) * int64(in[0]/max(c.Groups, 1)*c.Window.KH*c.Window.KW)
 }
 
 // MaxPool2D keeps the largest value of each window of each feature map
@@ -154,6 +194,9 @@ func poolShape(in Shape, w ops.Window) (Shape, []ParamSpec, error) {
 	}
 	if w.PH >= w.KH || w.PW >= w.KW {
 		return nil, nil, errors.Errorf("padding %d×%d must be smaller than the window %d×%d", w.PH, w.PW, w.KH, w.KW)
+	}
+	if dh, dw := w.Dilation(); dh != 1 || dw != 1 {
+		return nil, nil, errors.Errorf("dilation %d×%d: pooling windows are not dilated", dh, dw)
 	}
 	oh, ow, err := w.Out(in[1], in[2])
 	if err != nil {

@@ -135,11 +135,20 @@ func (m *Model) layerName(i int) string {
 	return fmt.Sprintf("%s#%d", m.layers[i].name, k)
 }
 
-// Params returns the model's parameters in declaration order; a parameter
-// of a model called twice appears once.
-func (m *Model) Params() []*Param { return m.params }
+// Params returns the model's learnable parameters in declaration order; a
+// parameter of a model called twice appears once. State tensors are not
+// among them (see State).
+func (m *Model) Params() []*Param {
+	var ps []*Param
+	for _, p := range m.params {
+		if !p.Spec.State {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
 
-// Param returns the parameter with the given name, or nil.
+// Param returns the parameter or state tensor with the given name, or nil.
 func (m *Model) Param(name string) *Param {
 	for _, p := range m.params {
 		if p.Name == name {
@@ -161,11 +170,17 @@ func (m *Model) Seed() uint64 { return m.seed }
 
 // Init draws every parameter afresh from seed, those of called models
 // included (they are the same tensors): weights from the distribution their
-// layer states (ParamSpec.Init), biases zero. Each parameter has its own
+// layer states (ParamSpec.Init), biases zero, Zeros and Ones tensors (state
+// included) filled. Each parameter has its own
 // random stream, so adding a layer does not change the others' values.
 func (m *Model) Init(seed uint64) {
 	m.seed = seed
 	for i, p := range m.params {
+		switch p.Spec.Init {
+		case Zeros, Ones:
+			fill(p.Value, float64(p.Spec.Init-Zeros))
+			continue
+		}
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
 		var limit float64
 		if !p.Spec.Bias {
@@ -184,6 +199,20 @@ func (m *Model) Init(seed uint64) {
 			for j := range d {
 				d[j] = limit * (2*rng.Float64() - 1)
 			}
+		}
+	}
+}
+
+// fill sets every element of t to v.
+func fill(t *tensor.Dense, v float64) {
+	switch d := t.Data().(type) {
+	case []float32:
+		for j := range d {
+			d[j] = float32(v)
+		}
+	case []float64:
+		for j := range d {
+			d[j] = v
 		}
 	}
 }
@@ -506,6 +535,7 @@ type Built struct {
 	// Softmax layer, or the output itself.
 	Logits      G.Nodes
 	Params      G.Nodes // parameter nodes, in Model.Params order
+	State       G.Nodes // state nodes, in Model.State order, bound to the state tensors
 	Layers      G.Nodes // output node of each layer application, in Model.Layers order
 	random      []*ops.DropoutState
 	randomLayer []int
@@ -554,8 +584,14 @@ func (m *Model) Build(g *G.ExprGraph, xs G.Nodes, mode Mode) (*Built, error) {
 		}
 	}
 	b := &Built{Inputs: append(G.Nodes(nil), xs...)}
-	for _, p := range m.params {
-		b.Params = append(b.Params, G.NodeFromAny(g, p.Value, G.WithName(p.Name)))
+	pnodes := make(G.Nodes, len(m.params))
+	for j, p := range m.params {
+		pnodes[j] = G.NodeFromAny(g, p.Value, G.WithName(p.Name))
+		if p.Spec.State {
+			b.State = append(b.State, pnodes[j])
+		} else {
+			b.Params = append(b.Params, pnodes[j])
+		}
 	}
 	readers := make([]int, len(m.values))
 	for _, n := range m.layers {
@@ -573,7 +609,7 @@ func (m *Model) Build(g *G.ExprGraph, xs G.Nodes, mode Mode) (*Built, error) {
 		n := m.layers[i]
 		ps := make(G.Nodes, len(n.params))
 		for k, j := range n.params {
-			ps[k] = b.Params[j]
+			ps[k] = pnodes[j]
 		}
 		in := make(G.Nodes, len(n.in))
 		for k, v := range n.in {

@@ -29,7 +29,10 @@ type Summary struct {
 	Rows    []SummaryRow
 	// Totals over all rows.
 	Weights, Biases, MACs int64
-	chain                 bool // every layer reads the one before: no inputs column
+	// State counts the values of the state tensors (ParamSpec.State, such
+	// as batch normalisation's running statistics), which are not learnt.
+	State int64
+	chain bool // every layer reads the one before: no inputs column
 }
 
 // Params returns the total parameter count.
@@ -47,6 +50,10 @@ func (m *Model) Summary() Summary {
 		r := SummaryRow{Index: i, Name: li.Name, Kind: li.Layer.Kind(), Inputs: li.Inputs, Output: li.Out, Shared: li.Shared}
 		if !li.Shared {
 			for _, p := range li.Params {
+				if p.Spec.State {
+					s.State += int64(p.Value.Size())
+					continue
+				}
 				if p.Spec.Bias {
 					r.Biases += int64(p.Value.Size())
 				} else {
@@ -124,6 +131,9 @@ func (s Summary) String() string {
 		fmt.Fprintf(&b, "outputs: %s\n", strings.Join(s.Outputs, ", "))
 	}
 	fmt.Fprintf(&b, "parameters: %s\n", group(s.Params()))
+	if s.State > 0 {
+		fmt.Fprintf(&b, "state: %s values, not learnt\n", group(s.State))
+	}
 	return b.String()
 }
 

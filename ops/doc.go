@@ -1,7 +1,21 @@
-// Package ops holds Retina's own Gorgonia operations: 2-D convolution,
-// max- and average-pooling, a fused dense layer, activations, losses,
-// dropout, reshaping, and the sum (Add) and concatenation (Concat) of
-// several nodes, each with its gradient expressed as further ops.
+// Package ops holds Retina's own Gorgonia operations, each with its
+// gradient expressed as further ops:
+//
+//   - convolution: Conv2D (fused bias and activation), ConvGrouped
+//     (dilation, groups, depthwise), ConvTranspose2D;
+//   - pooling and resampling: MaxPool2D, AvgPool2D, GlobalAvgPool2D,
+//     Upsample2D (nearest);
+//   - Dense (matmul, bias and activation fused);
+//   - normalisation: BatchNorm (running statistics as BatchNormState),
+//     LayerNorm;
+//   - activations: Activate (ReLU, sigmoid, tanh), LeakyReLU, ELU, GELU,
+//     SiLU, Softplus, Softmax;
+//   - losses: SoftmaxCrossEntropy, SigmoidCrossEntropy, MSE;
+//   - Dropout, Reshape, and the sum (Add) and concatenation (Concat) of
+//     several nodes.
+//
+// Their semantics are PyTorch's; the tests compare each with reference
+// vectors PyTorch computed (ops/testdata/torch_ref_*.py write them).
 //
 // Every op is written one way, as a Def: a name, input and output shapes,
 // a kernel per dtype (float32, float64) and a gradient program of further

@@ -52,6 +52,9 @@ func newPoolGeom(xs tensor.Shape, win Window) (poolGeom, error) {
 	if win.PH >= win.KH || win.PW >= win.KW {
 		return poolGeom{}, errors.Errorf("padding %d×%d must be smaller than the window %d×%d", win.PH, win.PW, win.KH, win.KW)
 	}
+	if dh, dw := win.Dilation(); dh != 1 || dw != 1 {
+		return poolGeom{}, errors.Errorf("dilation %d×%d: pooling windows are not dilated", dh, dw)
+	}
 	g := poolGeom{N: xs[0], C: xs[1], H: xs[2], W: xs[3], Window: win}
 	var err error
 	if g.OH, g.OW, err = win.Out(g.H, g.W); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/retina-ml/retina/graph"
 	"github.com/retina-ml/retina/internal/atomicfile"
 	"github.com/retina-ml/retina/train/checkpoint"
 )
@@ -31,7 +32,8 @@ type checkpointMeta struct {
 
 const checkpointFormat = "retina-train/1"
 
-// SaveCheckpoint writes the model's parameters, the optimizer's state and
+// SaveCheckpoint writes the model's parameters and state tensors (see
+// graph.Model.State), the optimizer's state and
 // the run's progress to path, atomically. In a data-parallel run, Fit saves
 // from rank 0 only, with the running metrics summed over the ranks; every
 // rank resumes from the same file.
@@ -49,8 +51,8 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 		return errors.Wrap(err, "train: encoding checkpoint metadata")
 	}
 	f := &checkpoint.File{Meta: raw}
-	for _, p := range t.params {
-		ct := checkpoint.Tensor{Name: "param/" + p.Name, Shape: p.Value.Shape().Clone()}
+	for _, p := range t.modelTensors() {
+		ct := checkpoint.Tensor{Name: p.name, Shape: p.Value.Shape().Clone()}
 		switch d := p.Value.Data().(type) {
 		case []float32:
 			ct.F32 = d
@@ -67,7 +69,7 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 }
 
 // Resume restores a run saved by SaveCheckpoint (or by Fit into Config.Dir):
-// parameters, optimizer state, epoch, step and the metrics so far. The
+// parameters, model state, optimizer state, epoch, step and the metrics so far. The
 // trainer must have the same batch size, seed, loss and optimizer type as the
 // saved run, and the same optimizer and schedule settings (the number of
 // epochs may differ); every parameter must match the saved tensor's name,
@@ -112,8 +114,8 @@ func (t *Trainer) Resume(path string) error {
 		f64   []float64
 	}
 	var targets []target
-	for _, p := range t.params {
-		tg := target{name: "param/" + p.Name, shape: p.Value.Shape()}
+	for _, p := range t.modelTensors() {
+		tg := target{name: p.name, shape: p.Value.Shape()}
 		switch d := p.Value.Data().(type) {
 		case []float32:
 			tg.f32 = d
@@ -167,4 +169,24 @@ func (t *Trainer) Resume(path string) error {
 		}
 	}
 	return nil
+}
+
+// namedTensor is a model tensor under its checkpoint name.
+type namedTensor struct {
+	name string
+	*graph.Param
+}
+
+// modelTensors returns the model's tensors as checkpoints name them: the
+// parameters as "param/NAME", then the state tensors (batch normalisation's
+// running statistics, say) as "state/NAME".
+func (t *Trainer) modelTensors() []namedTensor {
+	var ts []namedTensor
+	for _, p := range t.params {
+		ts = append(ts, namedTensor{"param/" + p.Name, p})
+	}
+	for _, p := range t.model.State() {
+		ts = append(ts, namedTensor{"state/" + p.Name, p})
+	}
+	return ts
 }

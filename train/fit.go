@@ -155,6 +155,9 @@ func (t *Trainer) endEpoch(data Data, total int) (EpochMetrics, error) {
 	if err := t.checkFinite(); err != nil {
 		return EpochMetrics{}, err
 	}
+	if err := t.averageState(); err != nil {
+		return EpochMetrics{}, err
+	}
 	p, err := t.globalPartial()
 	if err != nil {
 		return EpochMetrics{}, err

@@ -9,12 +9,12 @@ import (
 // Data-parallel training: what the ranks of a job exchange besides the
 // per-step all-reduce (see Trainer.step).
 
-// broadcastParams gives every rank rank 0's parameters.
+// broadcastParams gives every rank rank 0's parameters and state tensors.
 func (t *Trainer) broadcastParams() error {
 	if t.cfg.Comm.Size() == 1 {
 		return nil
 	}
-	for _, p := range t.params {
+	for _, p := range append(t.model.Params(), t.model.State()...) {
 		if err := t.cfg.Comm.Broadcast(p.Value.Float32s(), 0); err != nil {
 			return errors.Wrapf(err, "train: broadcasting %s", p.Name)
 		}
@@ -35,4 +35,22 @@ func (t *Trainer) globalPartial() (partial, error) {
 	}
 	p.Correct, p.Samples = int(correct), int(samples)
 	return p, nil
+}
+
+// averageState replaces every state tensor (batch normalisation's running
+// statistics) by its mean over the ranks. Between these calls, at the end
+// of each epoch, each rank's statistics follow its own share of the
+// batches, as under PyTorch's DistributedDataParallel without SyncBatchNorm;
+// averaging them makes every rank evaluate, and rank 0 save, the same
+// statistics. It is collective.
+func (t *Trainer) averageState() error {
+	st := t.model.State()
+	if t.cfg.Comm.Size() == 1 || len(st) == 0 {
+		return nil
+	}
+	bufs := make([][]float32, len(st))
+	for i, p := range st {
+		bufs[i] = p.Value.Float32s()
+	}
+	return errors.Wrap(t.avg.Average(t.cfg.Comm, bufs), "train: averaging the model state over the processes")
 }

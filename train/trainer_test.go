@@ -118,10 +118,13 @@ func sameMetrics(t *testing.T, a, b []EpochMetrics) {
 	}
 }
 
+// sameParams checks that two models hold the same parameters and state
+// tensors, bit for bit.
 func sameParams(t *testing.T, a, b *graph.Model) {
 	t.Helper()
-	for i, p := range a.Params() {
-		x, y := p.Value.Float32s(), b.Params()[i].Value.Float32s()
+	bs := append(b.Params(), b.State()...)
+	for i, p := range append(a.Params(), a.State()...) {
+		x, y := p.Value.Float32s(), bs[i].Value.Float32s()
 		for j := range x {
 			if math.Float32bits(x[j]) != math.Float32bits(y[j]) {
 				t.Fatalf("%s[%d]: %v vs %v", p.Name, j, x[j], y[j])

@@ -79,11 +79,12 @@ func (r ReceptiveField) String() string {
 // windows. A convolution or pooling window of size k, stride s and padding p
 // applied to units with field size r, jump j and start a gives
 //
-//	r' = r + (k−1)·j,   j' = j·s,   a' = a − p·j
+//	r' = r + (k−1)·d·j,   j' = j·s,   a' = a − p·j
 //
-// along rows and columns separately. Elementwise layers (activations,
-// Dropout, Linear) keep the field; Flatten and Reshape keep each element's
-// field but end the grid; Dense and Softmax mix all positions (see
+// along rows and columns separately, d being the window's dilation.
+// Elementwise layers (activations, Dropout, Linear, BatchNorm) keep the
+// field; Flatten and Reshape keep each element's field but end the grid;
+// Dense, Softmax and GlobalAvgPool2D mix all positions (see
 // ReceptiveField). Other layers are accepted only after positions have been
 // mixed, where they cannot widen a field that is already everything before
 // them; before that ReceptiveFields returns an error naming the layer.
@@ -113,11 +114,15 @@ func ReceptiveFields(m *graph.Model) ([]ReceptiveField, error) {
 		switch l := l.(type) {
 		case graph.Conv2D:
 			win = &l.Window
+			if l.Dilation > 1 {
+				win.DH, win.DW = l.Dilation, l.Dilation
+			}
 		case graph.MaxPool2D:
 			win = &l.Window
 		case graph.AvgPool2D:
 			win = &l.Window
-		case graph.ReLU, graph.Sigmoid, graph.Tanh, graph.Linear, graph.Dropout:
+		case graph.ReLU, graph.Sigmoid, graph.Tanh, graph.Linear, graph.Dropout,
+			graph.LeakyReLU, graph.ELU, graph.GELU, graph.SiLU, graph.Softplus, graph.BatchNorm:
 			// elementwise: unit (i, j) depends on unit (i, j) only
 		case graph.Flatten, graph.Reshape:
 			if !cur.Mixed {
@@ -126,7 +131,7 @@ func ReceptiveFields(m *graph.Model) ([]ReceptiveField, error) {
 				}
 				next.Flat = true
 			}
-		case graph.Dense, graph.Softmax:
+		case graph.Dense, graph.Softmax, graph.GlobalAvgPool2D:
 			next = mix(next, grid, h, w)
 			grid = [2]int{1, 1}
 		default:
@@ -138,7 +143,8 @@ func ReceptiveFields(m *graph.Model) ([]ReceptiveField, error) {
 			if cur.Flat || cur.Mixed || len(shape) != 3 {
 				return nil, fail("window %v applied to a layer that is not a feature map", *win)
 			}
-			k := [2]int{win.KH, win.KW}
+			dh, dw := win.Dilation()
+			k := [2]int{(win.KH-1)*dh + 1, (win.KW-1)*dw + 1} // the dilated extent
 			s := [2]int{win.SH, win.SW}
 			p := [2]int{win.PH, win.PW}
 			for a := range 2 {

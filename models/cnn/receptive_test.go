@@ -94,6 +94,23 @@ func TestReceptiveFields(t *testing.T) {
 			{name: "conv2", size: sq(7), jump: sq(1)},
 			{name: "conv3", size: sq(8), jump: sq(1), whole: true},
 		}},
+		// Dilation spreads a window's taps: 3×3 dilated 2 spans 5×5, then
+		// 3×3 dilated 3 adds 2·3 = 6: 11×11; batch norm keeps the field,
+		// and global average pooling mixes the 6×6 grid of conv2 (fields at
+		// 0 … 5, size 11: rows and columns 0 … 15, the whole image).
+		{"dilated", func(...graph.Option) (*graph.Model, error) {
+			return graph.Sequential{
+				graph.Conv2D{Maps: 2, Window: ops.Kernel(3, 3), Dilation: 2},
+				graph.BatchNorm{},
+				graph.Conv2D{Maps: 2, Window: ops.Window{KH: 3, KW: 3, SH: 1, SW: 1, DH: 3, DW: 3}},
+				graph.GlobalAvgPool2D{},
+			}.Declare(graph.Shape{1, 16, 16})
+		}, []field{
+			{name: "conv1", size: sq(5), jump: sq(1)},
+			{name: "batchnorm1", size: sq(5), jump: sq(1)},
+			{name: "conv2", size: sq(11), jump: sq(1)},
+			{name: "gap1", size: sq(16), flat: true, mixed: true, whole: true},
+		}},
 		// The lecture's edge detector: a 1×2 window on a 280×320 image.
 		{"edge filter", func(...graph.Option) (*graph.Model, error) {
 			return graph.Sequential{graph.Conv2D{Maps: 1, Window: ops.Kernel(1, 2), NoBias: true}}.Declare(graph.Shape{1, 280, 320})
