@@ -237,3 +237,70 @@ func TestRankDeathStopsJobAndResumes(t *testing.T) {
 	}
 	compareParams(t, m, f, 2e-5)
 }
+
+// TestChildBatchNormFit trains a model with batch normalisation on 2 ranks.
+// Each rank's running statistics follow its own half of every batch; at
+// each epoch's end they are averaged, so both ranks print the same ones.
+func TestChildBatchNormFit(t *testing.T) {
+	if !inMPI() {
+		t.Skip("runs under mpirun")
+	}
+	comm, err := dist.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer comm.Close()
+	m, err := graph.Sequential{graph.Dense{Units: 16, Init: graph.HeUniform}, graph.BatchNorm{}, graph.ReLU{}, graph.Dense{Units: 4}}.Declare(graph.Shape{8}, graph.WithSeed(uint64(5+comm.Rank())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(m, quiet(Config{Batch: dpBatch, Epochs: 2, Comm: comm, Dir: os.Getenv("RETINA_BN_DIR"), Optimizer: &Adam{LearningRate: 0.01}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tr.Fit(context.Background(), Data{Train: blobs(640, 4, 8, 1), Val: blobs(200, 4, 8, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state []float32
+	for _, p := range m.State() {
+		state = append(state, p.Value.Float32s()...)
+	}
+	fmt.Printf("rank %d: accuracy %.3f state %v\n", comm.Rank(), res.Last().Val.Accuracy, state)
+}
+
+// TestBatchNormDataParallel checks the 2-rank batch-norm run: it learns,
+// both ranks end with the same running statistics, and the checkpoint
+// holds them.
+func TestBatchNormDataParallel(t *testing.T) {
+	if inMPI() {
+		t.Skip("parent test")
+	}
+	dir := t.TempDir()
+	out, err := job(t, "TestChildBatchNormFit", 120*time.Second, "RETINA_BN_DIR="+dir)
+	if err != nil {
+		t.Fatalf("2-rank job failed: %v\n%s", err, out)
+	}
+	var states []string
+	for _, line := range strings.Split(out, "\n") {
+		if _, rest, ok := strings.Cut(line, ": accuracy "); ok && strings.HasPrefix(line, "rank ") {
+			var acc float64
+			if _, err := fmt.Sscanf(rest, "%g", &acc); err != nil || acc < 0.95 {
+				t.Fatalf("%s: accuracy below 0.95", line)
+			}
+			_, s, _ := strings.Cut(rest, " state ")
+			states = append(states, s)
+		}
+	}
+	if len(states) != 2 || states[0] != states[1] {
+		t.Fatalf("running statistics of the 2 ranks: %q\n%s", states, out)
+	}
+	f, err := checkpoint.Read(filepath.Join(dir, CheckpointName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, ok := f.Tensor("state/batchnorm1/num_batches_tracked")
+	if !ok || ct.F32[0] != 2*640/dpBatch {
+		t.Fatalf("checkpoint's num_batches_tracked: %v, %v; want %d", ct, ok, 2*640/dpBatch)
+	}
+}

@@ -48,9 +48,14 @@ type Config struct {
 
 	// Comm makes the run data-parallel over the processes of a job (see
 	// package train/dist): Batch is then the global batch, split evenly
-	// across the ranks; rank 0's parameters are broadcast when Fit starts;
-	// gradients are averaged over the ranks before every step; metrics are
-	// summed over the ranks; only rank 0 writes to Dir and Progress. Every
+	// across the ranks; rank 0's parameters and state tensors are broadcast
+	// when Fit starts; gradients are averaged over the ranks before every
+	// step; state tensors (batch normalisation's running statistics) follow
+	// each rank's own share of the batches, as under PyTorch's
+	// DistributedDataParallel without SyncBatchNorm, and are averaged over
+	// the ranks at the end of every epoch, before evaluation and the
+	// checkpoint; metrics are summed over the ranks; only rank 0 writes to
+	// Dir and Progress. Every
 	// rank must call Fit (and Evaluate) alike: they are collective. Default
 	// dist.Local{}: one process.
 	Comm dist.AllReducer

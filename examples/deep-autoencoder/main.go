@@ -272,7 +272,7 @@ func trainCode2(r *cli.Run, f *cli.Flags, loss train.Loss, epochs int, data trai
 // deep-autoencoder and PCA reconstructions (labels only pick the images).
 func saveReconstructions(dir string, model *graph.Model, pca *autoencoder.PCA, test *datasets.Set) error {
 	n := test.SampleSize()
-	shown := byDigit(test, n)
+	shown := plots.FirstOfEachDigit(test)
 	outs, err := train.Predict(model, shown, 0)
 	if err != nil {
 		return err
@@ -290,28 +290,11 @@ func saveReconstructions(dir string, model *graph.Model, pca *autoencoder.PCA, t
 	if err != nil {
 		return err
 	}
-	rows := []digitRow{
-		{"original", shown.X},
-		{fmt.Sprintf("deep AE (%.1f)", aeErr), ae},
-		{fmt.Sprintf("PCA-%d (%.1f)", pcaK, pcErr), pc},
+	rows := []plots.DigitRow{
+		{Name: "original", Images: shown.X},
+		{Name: fmt.Sprintf("deep AE (%.1f)", aeErr), Images: ae},
+		{Name: fmt.Sprintf("PCA-%d (%.1f)", pcaK, pcErr), Images: pc},
 	}
-	return saveDigits(filepath.Join(dir, "reconstructions.png"),
+	return plots.Digits(filepath.Join(dir, "reconstructions.png"),
 		"MNIST test digits and reconstructions (row's reconstruction error in brackets)", rows, 28)
-}
-
-// byDigit returns the first test image of each digit 0–9, in digit order.
-func byDigit(test *datasets.Set, n int) *datasets.Set {
-	first := map[int]int{}
-	for i, l := range test.Labels {
-		if _, ok := first[l]; !ok {
-			first[l] = i
-		}
-	}
-	s := &datasets.Set{Shape: []int{n}}
-	for d := 0; d < test.Classes; d++ {
-		if i, ok := first[d]; ok {
-			s.X = append(s.X, test.X[i*n:(i+1)*n]...)
-		}
-	}
-	return s
 }

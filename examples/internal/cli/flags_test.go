@@ -91,7 +91,7 @@ func TestHostileFlags(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every example")
 	}
-	training := []string{"mnist-cnn", "mnist-mlp", "custom-op", "autoencoder-pca", "lecture", "deep-autoencoder", "code-width", "siamese"}
+	training := []string{"mnist-cnn", "mnist-mlp", "custom-op", "autoencoder-pca", "lecture", "deep-autoencoder", "code-width", "siamese", "resnet", "conv-autoencoder"}
 	common := []struct {
 		flag string
 		args []string
@@ -125,6 +125,8 @@ func TestHostileFlags(t *testing.T) {
 		"code-width":       {{"-widths", []string{"-widths", "8,x"}}, {"-widths", []string{"-widths", "0"}}, {"-hidden", []string{"-hidden", ","}}, {"-loss", []string{"-loss", "l1"}}},
 		"scaling":          {{"-data", []string{"-data", "/nonexistent/mnist"}}, {"-steps", []string{"-steps", "0"}}, {"-gbps", []string{"-gbps", "NaN"}}, {"-latency", []string{"-latency", "-1s"}}, {"argument", []string{"x"}}},
 		"siamese":          {{"-pairs", []string{"-pairs", "1"}}, {"-pairs", []string{"-pairs", "many"}}, {"-dim", []string{"-dim", "0"}}, {"-dim", []string{"-dim", "5000"}}, {"-margin", []string{"-margin", "0"}}, {"-margin", []string{"-margin", "NaN"}}, {"-margin", []string{"-margin", "-1"}}},
+		"resnet":           {{"-width", []string{"-width", "0"}}, {"-blocks", []string{"-blocks", "-1"}}, {"-momentum", []string{"-momentum", "1"}}, {"-weight-decay", []string{"-weight-decay", "NaN"}}},
+		"conv-autoencoder": {{"-maps", []string{"-maps", "0"}}, {"-loss", []string{"-loss", "cross-entropy"}}, {"-loss", []string{"-loss", "l2"}}},
 		"lecture":          {{"-digit", []string{"-digit", "-1"}}, {"-digit", []string{"-digit", "10000"}}},
 	}
 	for _, name := range append(training, "scaling") {

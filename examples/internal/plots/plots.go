@@ -3,6 +3,7 @@ package plots
 
 import (
 	"fmt"
+	"image"
 	"image/color"
 	"math"
 
@@ -11,6 +12,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/retina-ml/retina/datasets"
 )
 
 // palette holds ten distinguishable colours (Tableau 10), one per digit.
@@ -62,4 +65,72 @@ func Scatter(path, title, xLabel, yLabel string, points []float32, labels []int)
 	}
 	p.X.Min, p.X.Max = lo, hi+0.15*(hi-lo)
 	return errors.Wrapf(p.Save(7*vg.Inch, 6*vg.Inch, path), "saving %s", path)
+}
+
+// DigitRow is one row of a digits figure: a name and its images, each
+// side×side intensities in [0, 1], back to back.
+type DigitRow struct {
+	Name   string
+	Images []float32
+}
+
+// Digits writes a PNG with one row of digits per entry of rows, each row
+// labelled with its name on the left.
+func Digits(path, title string, rows []DigitRow, side int) error {
+	if len(rows) == 0 {
+		return errors.New("no rows to draw")
+	}
+	cols := len(rows[0].Images) / (side * side)
+	p := plot.New()
+	p.Title.Text = title
+	p.HideX()
+	p.Y.Width, p.Y.Tick.Length = 0, 0
+	var ticks plot.ConstantTicks
+	for r, row := range rows {
+		y := float64(len(rows) - 1 - r) // first row on top
+		ticks = append(ticks, plot.Tick{Value: y + 0.5, Label: row.Name})
+		for c := 0; c < cols; c++ {
+			img := digitImage(row.Images[c*side*side:(c+1)*side*side], side, 4)
+			p.Add(plotter.NewImage(img, float64(c)+0.04, y+0.04, float64(c+1)-0.04, y+0.96))
+		}
+	}
+	p.Y.Tick.Marker = ticks
+	p.X.Min, p.X.Max = 0, float64(cols)
+	p.Y.Min, p.Y.Max = 0, float64(len(rows))
+	w := vg.Length(cols)*0.75*vg.Inch + 1.3*vg.Inch
+	h := vg.Length(len(rows))*0.75*vg.Inch + 0.5*vg.Inch
+	return errors.Wrapf(p.Save(w, h, path), "saving %s", path)
+}
+
+// digitImage turns side×side intensities into a grey image (white
+// background, dark ink) magnified scale times with nearest-neighbour
+// sampling, so pixels stay sharp.
+func digitImage(px []float32, side, scale int) image.Image {
+	img := image.NewGray(image.Rect(0, 0, side*scale, side*scale))
+	for y := 0; y < side*scale; y++ {
+		for x := 0; x < side*scale; x++ {
+			v := math.Min(math.Max(float64(px[(y/scale)*side+x/scale]), 0), 1)
+			img.SetGray(x, y, color.Gray{Y: uint8(math.Round(255 * (1 - v)))})
+		}
+	}
+	return img
+}
+
+// FirstOfEachDigit returns the first image of each label 0, 1, … of a
+// labelled set, in label order, flattened and without labels.
+func FirstOfEachDigit(set *datasets.Set) *datasets.Set {
+	n := set.SampleSize()
+	first := map[int]int{}
+	for i, l := range set.Labels {
+		if _, ok := first[l]; !ok {
+			first[l] = i
+		}
+	}
+	s := &datasets.Set{Shape: []int{n}}
+	for d := 0; d < set.Classes; d++ {
+		if i, ok := first[d]; ok {
+			s.X = append(s.X, set.X[i*n:(i+1)*n]...)
+		}
+	}
+	return s
 }
