@@ -27,6 +27,7 @@ type checkpointMeta struct {
 	Seed           uint64 `json:"seed"`
 	ModelSeed      uint64 `json:"model_seed"`
 	Reconstruct    bool   `json:"reconstruct"`
+	Augment        string `json:"augment,omitempty"`
 	State          state  `json:"state"`
 }
 
@@ -44,7 +45,7 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	meta := checkpointMeta{
 		Format: checkpointFormat, Optimizer: t.cfg.Optimizer.String(), OptimizerSteps: t.opt.Steps,
 		Loss: t.cfg.Loss.String(), Schedule: t.cfg.Schedule.String(), Batch: t.cfg.Batch, Epochs: t.cfg.Epochs, Seed: t.cfg.Seed,
-		ModelSeed: t.model.Seed(), Reconstruct: t.cfg.Reconstruct, State: t.state,
+		ModelSeed: t.model.Seed(), Reconstruct: t.cfg.Reconstruct, Augment: t.augmentName(), State: t.state,
 	}
 	raw, err := json.Marshal(meta)
 	if err != nil {
@@ -106,6 +107,8 @@ func (t *Trainer) Resume(path string) error {
 		return mismatch("optimizer", meta.Optimizer, t.cfg.Optimizer)
 	case meta.Schedule != "" && meta.Schedule != t.cfg.Schedule.String():
 		return mismatch("schedule", meta.Schedule, t.cfg.Schedule)
+	case meta.Augment != t.augmentName():
+		return mismatch("augmentation", meta.Augment, t.augmentName())
 	}
 	type target struct {
 		name  string
@@ -189,4 +192,12 @@ func (t *Trainer) modelTensors() []namedTensor {
 		ts = append(ts, namedTensor{"state/" + p.Name, p})
 	}
 	return ts
+}
+
+// augmentName names the run's augmentation for checkpoints; "" for none.
+func (t *Trainer) augmentName() string {
+	if t.cfg.Augment == nil || len(t.cfg.Augment.Steps) == 0 {
+		return ""
+	}
+	return t.cfg.Augment.String()
 }

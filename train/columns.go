@@ -2,6 +2,7 @@ package train
 
 import (
 	"reflect"
+	"sync"
 
 	"github.com/pkg/errors"
 
@@ -103,58 +104,128 @@ func (c *columns) labelled() bool { return len(c.tg) == 1 && c.sets[c.tg[0]].Cla
 type feed struct {
 	inputs, targets [][]float32
 	labels          []int // the only target's labels, if it has classes
+	index           []int // each row's sample index in the data set
 	size            int
+}
+
+// A slot holds one batch of every column and the feed that views it.
+type slot struct {
+	cols []datasets.Batch
+	feed feed
+}
+
+func (c *columns) newSlot() *slot {
+	return &slot{cols: make([]datasets.Batch, len(c.sets)),
+		feed: feed{inputs: make([][]float32, len(c.in)), targets: make([][]float32, len(c.tg))}}
 }
 
 // batches iterates over the batches of one epoch of every column in
 // lockstep: each column has its own datasets.Iter, and all draw the same
 // order because a Loader's order depends only on its settings and the
-// number of samples.
+// number of samples. next fills its own slot; nextInto fills another.
 type batches struct {
-	c     *columns
-	its   []*datasets.Iter
-	cols  []datasets.Batch
-	feed  feed
+	c   *columns
+	its []*datasets.Iter
+	*slot
 	ended bool
 }
 
 // epoch returns the batches of epoch e under the loader settings l (its
 // Set is ignored).
 func (c *columns) epoch(l datasets.Loader, e int) *batches {
-	b := &batches{c: c, cols: make([]datasets.Batch, len(c.sets))}
+	b := &batches{c: c, slot: c.newSlot()}
 	for _, s := range c.sets {
 		l.Set = s
 		b.its = append(b.its, l.Epoch(e))
 	}
-	b.feed.inputs = make([][]float32, len(c.in))
-	b.feed.targets = make([][]float32, len(c.tg))
 	return b
 }
 
 // next loads the next batch into b.feed and reports whether there was one.
-func (b *batches) next() bool {
+func (b *batches) next() bool { return b.nextInto(b.slot) }
+
+// nextInto loads the next batch into s.
+func (b *batches) nextInto(s *slot) bool {
 	if b.ended {
 		return false
 	}
 	for i, it := range b.its {
-		if !it.Next(&b.cols[i]) {
+		if !it.Next(&s.cols[i]) {
 			b.ended = true
 			return false
 		}
 	}
-	f := &b.feed
+	f := &s.feed
 	for k, i := range b.c.in {
-		f.inputs[k] = b.cols[i].X
+		f.inputs[k] = s.cols[i].X
 	}
 	for k, i := range b.c.tg {
-		f.targets[k] = targetRows(&b.cols[i])
+		f.targets[k] = targetRows(&s.cols[i])
 	}
 	f.labels = nil
 	if b.c.labelled() {
-		f.labels = b.cols[b.c.tg[0]].Labels
+		f.labels = s.cols[b.c.tg[0]].Labels
 	}
-	f.size = b.cols[0].Size
+	f.index = s.cols[0].Index
+	f.size = s.cols[0].Size
 	return true
+}
+
+// ahead loads the batches of an epoch one ahead of its consumer, in a
+// goroutine: batch i+1 is loaded and prepared (augmented) while the
+// consumer's step i runs. Two slots take turns.
+type ahead struct {
+	ready, free chan *slot
+	stop        chan struct{}
+	done        sync.WaitGroup
+}
+
+// loadAhead starts loading the rest of it's batches, applying prepare to
+// each (nil: none).
+func loadAhead(it *batches, prepare func(*feed)) *ahead {
+	a := &ahead{ready: make(chan *slot, 1), free: make(chan *slot, 2), stop: make(chan struct{})}
+	a.free <- it.c.newSlot()
+	a.free <- it.c.newSlot()
+	a.done.Add(1)
+	go func() {
+		defer a.done.Done()
+		defer close(a.ready)
+		for {
+			var s *slot
+			select {
+			case s = <-a.free:
+			case <-a.stop:
+				return
+			}
+			if !it.nextInto(s) {
+				return
+			}
+			if prepare != nil {
+				prepare(&s.feed)
+			}
+			select {
+			case a.ready <- s:
+			case <-a.stop:
+				return
+			}
+		}
+	}()
+	return a
+}
+
+// next returns the next loaded batch, or false at the end of the epoch.
+// Give the slot back with release once done with it.
+func (a *ahead) next() (*slot, bool) {
+	s, ok := <-a.ready
+	return s, ok
+}
+
+func (a *ahead) release(s *slot) { a.free <- s }
+
+// close stops the loading goroutine and waits for it.
+func (a *ahead) close() {
+	close(a.stop)
+	a.done.Wait()
 }
 
 // err returns the first column's iteration error.

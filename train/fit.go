@@ -36,6 +36,9 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 	if t.classifier() && !train.labelled() {
 		return nil, errors.New("train: cross-entropy needs a labelled target (a Set with Classes)")
 	}
+	if err := t.planAugmentation(train); err != nil {
+		return nil, err
+	}
 	if t.cfg.Patience > 0 && !present(data.Val) {
 		return nil, errors.New("train: early stopping (Patience) needs a validation set")
 	}
@@ -63,44 +66,17 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 			// Skip the batches a resumed epoch already trained on.
 		}
 		rep.start(st.Epoch+1, t.cfg.Epochs, perEpoch)
-		for st.Batch < perEpoch {
-			if !it.next() {
-				if err := it.err(); err != nil {
-					return res, errors.Wrap(err, "train: batches")
-				}
-				break
-			}
-			begin := time.Now()
-			stop := ctx.Err() != nil || (t.interruptAt > 0 && st.Step == t.interruptAt)
-			loss, stopAll, err := t.step(&it.feed, total, stop)
-			if err != nil {
-				rep.finish()
-				t.fillResult(res)
-				return res, err
-			}
-			t.tally(loss)
-			if t.afterStep != nil {
-				t.afterStep(st.Step)
-			}
-			st.Partial.Seconds += time.Since(begin).Seconds()
-			st.Batch++
-			rep.update(st.Batch, st.Partial.LossSum/float64(st.Partial.Samples), float64(st.Partial.Samples)/st.Partial.Seconds)
-			if stopAll {
-				// Every rank stops after this same step: save and leave.
-				rep.finish()
+		interrupted, err := t.trainEpoch(ctx, it, total, perEpoch, rep)
+		if err != nil || interrupted {
+			rep.finish()
+			t.fillResult(res)
+			if interrupted {
 				res.Stopped = "interrupted"
-				t.fillResult(res)
-				saved := st.Partial
-				if st.Partial, err = t.globalPartial(); err != nil {
-					return res, err
+				if err == nil {
+					err = ErrInterrupted
 				}
-				err := t.checkpoint()
-				st.Partial = saved
-				if err != nil {
-					return res, err
-				}
-				return res, ErrInterrupted
 			}
+			return res, err
 		}
 		rep.finish()
 		em, err := t.endEpoch(data, total)
@@ -114,6 +90,95 @@ func (t *Trainer) Fit(ctx context.Context, data Data) (*Result, error) {
 	}
 	t.fillResult(res)
 	return res, nil
+}
+
+// trainEpoch runs the remaining steps of the current epoch on the batches
+// of it, loaded and augmented one ahead. When a rank asks to stop (Ctrl-C)
+// every rank stops after the same step and the run is checkpointed:
+// interrupted is then true.
+func (t *Trainer) trainEpoch(ctx context.Context, it *batches, total, perEpoch int, rep reporter) (interrupted bool, err error) {
+	st := &t.state
+	epoch := st.Epoch
+	var prepare func(*feed)
+	if t.cfg.Augment != nil {
+		prepare = func(f *feed) { t.augment(f, epoch) }
+	}
+	next := loadAhead(it, prepare)
+	defer next.close()
+	for st.Batch < perEpoch {
+		s, ok := next.next()
+		if !ok {
+			if err := it.err(); err != nil {
+				return false, errors.Wrap(err, "train: batches")
+			}
+			return false, nil
+		}
+		begin := time.Now()
+		stop := ctx.Err() != nil || (t.interruptAt > 0 && st.Step == t.interruptAt)
+		loss, stopAll, err := t.step(&s.feed, total, stop)
+		if err != nil {
+			return false, err
+		}
+		t.tally(loss)
+		next.release(s)
+		if t.afterStep != nil {
+			t.afterStep(st.Step)
+		}
+		st.Partial.Seconds += time.Since(begin).Seconds()
+		st.Batch++
+		rep.update(st.Batch, st.Partial.LossSum/float64(st.Partial.Samples), float64(st.Partial.Samples)/st.Partial.Seconds)
+		if stopAll {
+			// Every rank stops after this same step: save and leave.
+			saved := st.Partial
+			if st.Partial, err = t.globalPartial(); err != nil {
+				return true, err
+			}
+			err := t.checkpoint()
+			st.Partial = saved
+			return true, err
+		}
+	}
+	return false, nil
+}
+
+// planAugmentation finds the input columns of c that Config.Augment
+// transforms, those of (C, H, W) images, and checks it applies to them.
+func (t *Trainer) planAugmentation(c *columns) error {
+	t.augmented = nil
+	if t.cfg.Augment == nil {
+		return nil
+	}
+	t.augmented = make([][]int, len(c.in))
+	images := 0
+	for k, i := range c.in {
+		shape := c.sets[i].Shape
+		if len(shape) != 3 {
+			continue
+		}
+		if err := t.cfg.Augment.Check(shape); err != nil {
+			return errors.Wrapf(err, "train: Augment, input column %d", k)
+		}
+		t.augmented[k] = shape
+		images++
+	}
+	if images == 0 {
+		return errors.New("train: Augment needs a column of images (C, H, W) among the training inputs")
+	}
+	return nil
+}
+
+// augment transforms this rank's share of the image inputs of f as the
+// samples of epoch epoch (see Config.Augment).
+func (t *Trainer) augment(f *feed, epoch int) {
+	n := t.cfg.Batch / t.cfg.Comm.Size()
+	lo, hi := t.cfg.Comm.Rank()*n, (t.cfg.Comm.Rank()+1)*n
+	for k, shape := range t.augmented {
+		if shape == nil {
+			continue
+		}
+		w := shape[0] * shape[1] * shape[2]
+		t.cfg.Augment.Apply(f.inputs[k][lo*w:hi*w], f.index[lo:hi], shape, epoch, k)
+	}
 }
 
 // tally adds this rank's loss and correct predictions on its share of the

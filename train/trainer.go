@@ -33,6 +33,15 @@ type Config struct {
 	// labels are not used.
 	Reconstruct bool
 
+	// Augment, if set, transforms the training samples Fit feeds the model
+	// (never Step's, nor evaluation's): every input column whose samples
+	// are images (C, H, W), whatever shape the model takes them in (an MLP
+	// reads them as 784 values), column k with its own random stream,
+	// sample i of epoch e from (Augment.Seed, e, i, k) alone, so augmented
+	// runs reproduce and resume exactly. The next batch is loaded and
+	// augmented while the current step runs.
+	Augment *datasets.Augmentation
+
 	// Patience enables early stopping: training stops after Patience epochs
 	// in a row without a lower validation loss. Needs a validation set.
 	Patience int
@@ -161,6 +170,8 @@ type Trainer struct {
 	avg      dist.Averager
 	sync     [2]float32
 	syncBufs [][]float32
+
+	augmented [][]int // per input: the (C, H, W) shape Fit augments, or nil
 
 	interruptAt int       // tests: behave as if interrupted when Step reaches it
 	afterStep   func(int) // tests: called after each step of Fit with the step count
