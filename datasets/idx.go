@@ -134,8 +134,12 @@ func (e *FormatError) Error() string {
 
 func (e *FormatError) Unwrap() error { return e.Err }
 
-// ReadIDXFile reads the IDX file at path, which may be gzip-compressed. See
-// [ReadIDX] for the checks performed. Errors name the file.
+// ReadIDXFile reads the IDX file at path, raw or gzip-compressed. Which
+// one is decided by the content, the gzip magic bytes 0x1f 0x8b at the
+// start of the file, not by the name: "data.idx.gz" may hold a raw IDX
+// array and "data.idx" a compressed one. See [ReadIDX] for the checks
+// performed; memory use is bounded by the size the header declares either
+// way. Errors name the file.
 func ReadIDXFile(path string) (*IDX, error) {
 	f, err := os.Open(path)
 	if err != nil {

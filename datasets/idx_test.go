@@ -113,6 +113,58 @@ func TestReadIDXFileValid(t *testing.T) {
 	}
 }
 
+// TestReadIDXFileDetectsByContent checks that ReadIDXFile tells raw from
+// gzip input by the content, whatever the file is called.
+func TestReadIDXFileDetectsByContent(t *testing.T) {
+	dir := t.TempDir()
+	payload := seq(4 * 7)
+	raw := encodeIDX(0x08, []uint32{4, 7}, payload)
+	gz := gzipBytes(t, raw)
+	for _, tt := range []struct {
+		name    string
+		content []byte
+	}{
+		{"raw.gz", raw},
+		{"train-images-idx3-ubyte.gz", raw},
+		{"compressed.idx", gz},
+		{"train-images-idx3-ubyte", gz},
+		{"noext", gz},
+		{"noext-raw", raw},
+	} {
+		path := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(path, tt.content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := ReadIDXFile(path)
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if m.Type != IDXUint8 || !slices.Equal(m.Dims, []int{4, 7}) || !bytes.Equal(m.Data, payload) {
+			t.Errorf("%s: got %v %v % x", tt.name, m.Type, m.Dims, m.Data)
+		}
+	}
+
+	// Damage is reported as what the content is, not what the name says.
+	for _, tt := range []struct {
+		name    string
+		content []byte
+		want    string
+	}{
+		{"cut.idx", gz[:len(gz)-6], "truncated gzip stream"},
+		{"cut.idx.gz", raw[:len(raw)-3], "payload at offset 37: truncated: header claims 28 bytes"},
+	} {
+		path := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(path, tt.content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadIDXFile(path)
+		if err == nil || !strings.Contains(err.Error(), path+": ") || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want an error naming the file and containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
 func TestReadIDXFileErrors(t *testing.T) {
 	valid := encodeIDX(0x08, []uint32{2, 3}, seq(6))
 	validGz := gzipBytes(t, valid)
@@ -325,6 +377,22 @@ var idxBombs = []idxBomb{
 		want:     "sha256 mismatch",
 	},
 	{
+		// The same through Load, for a set other than MNIST.
+		name: "Fashion-MNIST files declaring 2^30 labels",
+		setup: func(t *testing.T) func() error {
+			dir := t.TempDir()
+			bomb := gzipBomb(t, encodeIDX(0x08, []uint32{1 << 30}, nil), 1024)
+			for _, f := range lookupIDXSet("fashion").files {
+				if err := os.WriteFile(filepath.Join(dir, f.gzName()), bomb, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return func() error { _, _, err := Load("fashion", dir); return err }
+		},
+		maxAlloc: 4 << 20,
+		want:     "checksum mismatch",
+	},
+	{
 		name: "2^30 float64",
 		setup: func(t *testing.T) func() error {
 			bomb := gzipBomb(t, encodeIDX(0x0E, []uint32{1 << 30}, nil), 1024)
@@ -503,6 +571,40 @@ func FuzzReadIDX(f *testing.F) {
 			if re := encodeIDX(byte(m.Type), dims, m.Data); !bytes.Equal(re, data) {
 				t.Fatalf("re-encoding differs from input")
 			}
+		}
+	})
+}
+
+// FuzzReadIDXGzipRaw checks the raw/gzip detection: any input that does not
+// start with the gzip magic reads the same raw as gzip-compressed (the same
+// array, or the same error at the same field and offset), and the gzip path
+// never panics and returns only *FormatError errors.
+func FuzzReadIDXGzipRaw(f *testing.F) {
+	f.Add(encodeIDX(0x08, []uint32{2, 3}, seq(6)))
+	f.Add(encodeIDX(0x0B, []uint32{3}, seq(5)))                  // truncated
+	f.Add(append(encodeIDX(0x08, []uint32{1}, seq(1)), 0, 0, 0)) // trailing bytes
+	f.Add([]byte{0, 0, 8})
+	f.Add([]byte{0x1f})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+			return // raw input must not look like gzip
+		}
+		mr, errr := readIDX(bytes.NewReader(data), "f", fuzzMaxBytes, nil)
+		mg, errg := readIDX(bytes.NewReader(gzipBytes(t, data)), "f", fuzzMaxBytes, nil)
+		switch {
+		case (errr == nil) != (errg == nil):
+			t.Fatalf("raw: %v; gzip: %v", errr, errg)
+		case errr != nil:
+			var fr, fg *FormatError
+			if !errors.As(errr, &fr) || !errors.As(errg, &fg) {
+				t.Fatalf("not *FormatError: raw %T, gzip %T", errr, errg)
+			}
+			if fr.Field != fg.Field || fr.Offset != fg.Offset || fr.Msg != fg.Msg {
+				t.Fatalf("raw: %v; gzip: %v", errr, errg)
+			}
+		case mr.Type != mg.Type || !slices.Equal(mr.Dims, mg.Dims) || !bytes.Equal(mr.Data, mg.Data):
+			t.Fatalf("raw %v %v, gzip %v %v", mr.Type, mr.Dims, mg.Type, mg.Dims)
 		}
 	})
 }

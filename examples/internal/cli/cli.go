@@ -1,5 +1,6 @@
 // Package cli is the plumbing the example programs share: the standard
-// flags, the run directory, MNIST loading, Ctrl-C handling and metrics.json.
+// flags, the run directory, loading the data set that -dataset names
+// (MNIST by default), Ctrl-C handling and metrics.json.
 package cli
 
 import (
@@ -14,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,17 +37,25 @@ type Flags struct {
 	LR     float64 // finite, > 0
 	Seed   uint64  // ≥ 1
 	Limit  int     // use the first Limit training images (0: all)
-	Data   string  // MNIST folder; default: $RETINA_DATA, then the Go module cache
-	Out    string  // run directory; default a new folder under runs/
-	Resume bool    // continue the run in -out from its checkpoint
-	Force  bool    // replace the run in -out
+	// Dataset is the data set Run.MNIST loads: "mnist" (the default),
+	// "fashion" or "kmnist"; see datasets.Load.
+	Dataset string
+	// Data is the folder holding the data set's files; default
+	// $RETINA_DATA/<dataset>, then $RETINA_DATA, then for mnist only the
+	// Go module cache; see datasets.Load.
+	Data string
+
+	Out    string // run directory; default a new folder under runs/
+	Resume bool   // continue the run in -out from its checkpoint
+	Force  bool   // replace the run in -out
 
 	fs      *flag.FlagSet
 	changed []string // flags a resumed run changed (-epochs, -data)
 }
 
-// Register defines the standard flags on fs with the example's defaults.
-// Define the example's own flags on fs too, then call Parse.
+// Register defines the standard flags on fs with the example's defaults
+// (def.Dataset "" means "mnist"). Define the example's own flags on fs too,
+// then call Parse.
 func Register(fs *flag.FlagSet, def Flags) *Flags {
 	f := &Flags{fs: fs}
 	fs.IntVar(&f.Epochs, "epochs", def.Epochs, "training epochs (≥ 1; may be raised when resuming)")
@@ -53,7 +63,11 @@ func Register(fs *flag.FlagSet, def Flags) *Flags {
 	fs.Float64Var(&f.LR, "lr", def.LR, "base learning rate (> 0)")
 	fs.Uint64Var(&f.Seed, "seed", def.Seed, "seed for initialisation, shuffling and dropout (≥ 1)")
 	fs.IntVar(&f.Limit, "limit", def.Limit, "use only the first N training images (0: all)")
-	fs.StringVar(&f.Data, "data", "", "folder with the MNIST .gz files (default: $RETINA_DATA, then the Go module cache)")
+	if def.Dataset == "" {
+		def.Dataset = "mnist"
+	}
+	fs.StringVar(&f.Dataset, "dataset", def.Dataset, "data set: "+strings.Join(datasets.Names(), ", ")+" (MNIST, Fashion-MNIST, Kuzushiji-MNIST)")
+	fs.StringVar(&f.Data, "data", "", "folder with the data set's four files, train-images-idx3-ubyte.gz etc. (default: $RETINA_DATA/<dataset>, then $RETINA_DATA, then for mnist the Go module cache)")
 	fs.StringVar(&f.Out, "out", "", "output folder, new or empty (default: a new folder under runs/)")
 	fs.BoolVar(&f.Resume, "resume", false, "continue the run in -out from its checkpoint, with the flags it was started with")
 	fs.BoolVar(&f.Force, "force", false, "replace the run that -out holds")
@@ -64,14 +78,16 @@ func Register(fs *flag.FlagSet, def Flags) *Flags {
 var unrecorded = map[string]bool{"out": true, "resume": true, "force": true}
 
 // mayChange are the flags a resumed run may give new values: more epochs,
-// and the data folder (the files are checked by their SHA-256 wherever
-// they are).
+// and the data folder (the files are checked against their published
+// checksums wherever they are). -dataset may not change.
 var mayChange = map[string]bool{"epochs": true, "data": true}
 
 // Parse parses args (os.Args[1:]) into the flag set, then checks the
 // standard flags. With -resume it first restores every flag not given from
 // the run's config.json, and refuses a given flag that would change the
-// run (all but -epochs, which may be raised, and -data).
+// run (all but -epochs, which may be raised, and -data). A run whose
+// config.json predates -dataset was trained on MNIST: it resumes with
+// -dataset mnist.
 func (f *Flags) Parse(args []string) error {
 	if err := f.fs.Parse(args); err != nil {
 		return err
@@ -100,6 +116,8 @@ func (f *Flags) validate() error {
 		return errors.Errorf("-seed %d: want at least 1", f.Seed)
 	case f.Limit < 0:
 		return errors.Errorf("-limit %d: want 0 (all) or a number of images", f.Limit)
+	case !slices.Contains(datasets.Names(), f.Dataset):
+		return errors.Errorf("-dataset %q: want one of %s", f.Dataset, strings.Join(datasets.Names(), ", "))
 	}
 	return CheckFloat("lr", f.LR, math.SmallestNonzeroFloat64, math.Inf(1))
 }
@@ -167,6 +185,10 @@ func (f *Flags) restore() error {
 	}
 	if _, err := os.Stat(filepath.Join(f.Out, train.CheckpointName)); err != nil {
 		return errors.Errorf("-out %s: no checkpoint to resume from (%s)", f.Out, train.CheckpointName)
+	}
+	if _, ok := c.Flags["dataset"]; !ok {
+		// The run predates -dataset: it trained on MNIST.
+		c.Flags["dataset"] = "mnist"
 	}
 	given := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
@@ -376,14 +398,24 @@ func (r *Run) Close() {
 	r.Comm.Close()
 }
 
-// MNIST loads real MNIST (train and test), applying -limit to the training set.
+// loadDataset loads a data set by name from a folder: datasets.Load, which
+// checks the published sample counts and checksums. Tests substitute a
+// loader of smaller generated files.
+var loadDataset = datasets.Load
+
+// MNIST loads the training and test sets of the data set that -dataset
+// names: MNIST (the default), Fashion-MNIST or Kuzushiji-MNIST, all of
+// shape [1 28 28] with 10 classes, from the folder -data names or the
+// default folders (see datasets.Load). It applies -limit to the training
+// set. It keeps its name from the days when it loaded MNIST only.
 func (r *Run) MNIST() (trainSet, testSet *datasets.Set, err error) {
-	trainSet, testSet, err = datasets.MNIST(r.Flags.Data)
-	if err != nil && r.Flags.Data != "" {
-		return nil, nil, errors.Wrapf(err, "-data %s", r.Flags.Data)
+	f := r.Flags
+	trainSet, testSet, err = loadDataset(f.Dataset, f.Data)
+	if err != nil && f.Data != "" {
+		return nil, nil, errors.Wrapf(err, "-dataset %s -data %s", f.Dataset, f.Data)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, errors.Wrapf(err, "-dataset %s", f.Dataset)
 	}
 	if n := r.Flags.Limit; n > trainSet.Len() {
 		return nil, nil, errors.Errorf("-limit %d: the training set has %d images", n, trainSet.Len())
@@ -487,7 +519,7 @@ func PrintJSON(v any) {
 // Backend names the matrix-multiply implementation in use.
 func Backend() string { return ops.Backend() }
 
-// TrainClassifier trains model on MNIST with cfg — completed with the
+// TrainClassifier trains model on the -dataset data set with cfg — completed with the
 // run's epochs, batch, seed, directory and processes — after printing the
 // model's summary, then writes metrics.json (named model) and prints the
 // test accuracy. It is the body of the classifier examples.

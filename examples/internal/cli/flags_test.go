@@ -91,7 +91,7 @@ func TestHostileFlags(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every example")
 	}
-	training := []string{"mnist-cnn", "mnist-mlp", "custom-op", "autoencoder-pca", "lecture", "deep-autoencoder", "code-width", "siamese", "resnet", "conv-autoencoder"}
+	training := []string{"mnist-cnn", "mnist-mlp", "custom-op", "autoencoder-pca", "lecture", "deep-autoencoder", "code-width", "siamese", "resnet", "conv-autoencoder", "cifar10"}
 	common := []struct {
 		flag string
 		args []string
@@ -127,6 +127,7 @@ func TestHostileFlags(t *testing.T) {
 		"siamese":          {{"-pairs", []string{"-pairs", "1"}}, {"-pairs", []string{"-pairs", "many"}}, {"-dim", []string{"-dim", "0"}}, {"-dim", []string{"-dim", "5000"}}, {"-margin", []string{"-margin", "0"}}, {"-margin", []string{"-margin", "NaN"}}, {"-margin", []string{"-margin", "-1"}}},
 		"resnet":           {{"-width", []string{"-width", "0"}}, {"-blocks", []string{"-blocks", "-1"}}, {"-momentum", []string{"-momentum", "1"}}, {"-weight-decay", []string{"-weight-decay", "NaN"}}},
 		"conv-autoencoder": {{"-maps", []string{"-maps", "0"}}, {"-loss", []string{"-loss", "cross-entropy"}}, {"-loss", []string{"-loss", "l2"}}},
+		"cifar10":          {{"-dataset", []string{"-dataset", "fashion"}}, {"-momentum", []string{"-momentum", "2"}}},
 		"lecture":          {{"-digit", []string{"-digit", "-1"}}, {"-digit", []string{"-digit", "10000"}}},
 	}
 	for _, name := range append(training, "scaling") {
