@@ -29,6 +29,7 @@ var specs = map[string]cnn.Spec{"lenet": cnn.LeNet, "seed": cnn.SeedCNN, "stride
 func main() {
 	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 12, Batch: 64, LR: 0.05, Seed: 1})
 	model := flag.String("model", "lenet", "network: lenet, seed (the lecture's SeedCNN) or strided (LeNet with strided convolutions instead of pooling)")
+	f.RegisterAugment()
 	momentum := flag.Float64("momentum", 0.9, "SGD momentum")
 	decay := flag.Float64("weight-decay", 5e-4, "L2 weight decay")
 	if err := f.Parse(os.Args[1:]); err != nil {

@@ -23,6 +23,7 @@ import (
 
 func main() {
 	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 15, Batch: 64, LR: 0.05, Seed: 1})
+	f.RegisterAugment()
 	momentum := flag.Float64("momentum", 0.9, "SGD momentum")
 	decay := flag.Float64("weight-decay", 5e-4, "L2 weight decay")
 	if err := f.Parse(os.Args[1:]); err != nil {

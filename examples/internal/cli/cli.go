@@ -24,6 +24,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/retina-ml/retina/datasets"
+	"github.com/retina-ml/retina/examples/internal/plots"
 	"github.com/retina-ml/retina/graph"
 	"github.com/retina-ml/retina/ops"
 	"github.com/retina-ml/retina/train"
@@ -45,12 +46,31 @@ type Flags struct {
 	// Go module cache; see datasets.Load.
 	Data string
 
+	// Augment transforms the training images at random (see
+	// DigitAugmentation); only examples that call RegisterAugment have it.
+	Augment bool
+
 	Out    string // run directory; default a new folder under runs/
 	Resume bool   // continue the run in -out from its checkpoint
 	Force  bool   // replace the run in -out
 
 	fs      *flag.FlagSet
 	changed []string // flags a resumed run changed (-epochs, -data)
+}
+
+// RegisterAugment defines -augment, for the examples that train on images
+// and can augment them. Call it before Parse.
+func (f *Flags) RegisterAugment() {
+	f.fs.BoolVar(&f.Augment, "augment", false, "augment the training images: shifts of up to 2 px, rotations of up to 10°, elastic distortions α=34 σ=4, drawn from -seed")
+}
+
+// DigitAugmentation is the examples' augmentation of digits: shifts of up
+// to 2 pixels, rotations of up to 10° and elastic distortions (α = 34,
+// σ = 4, as Simard et al. 2003), drawn from seed.
+func DigitAugmentation(seed uint64) *datasets.Augmentation {
+	return &datasets.Augmentation{Seed: seed, Steps: []datasets.Transform{
+		datasets.Shift{Max: 2}, datasets.Rotate{MaxDegrees: 10}, datasets.Elastic{Alpha: 34, Sigma: 4},
+	}}
 }
 
 // Register defines the standard flags on fs with the example's defaults
@@ -475,6 +495,9 @@ func Summary(model string, f *Flags, res *train.Result) map[string]any {
 		"stopped": res.Stopped, "blas": ops.Backend(), "machine": Machine(),
 		"train_loss": last.Train.Loss,
 	}
+	if f.Augment {
+		m["augment"] = DigitAugmentation(f.Seed).String()
+	}
 	if res.Reconstruct {
 		m["train_recon_error"] = last.Train.ReconError
 	}
@@ -531,6 +554,12 @@ func (r *Run) TrainClassifier(model string, m *graph.Model, cfg train.Config) er
 	fmt.Fprint(r.Out, m.Summary())
 	f := r.Flags
 	cfg.Epochs, cfg.Batch, cfg.Seed, cfg.Dir, cfg.Comm = f.Epochs, f.Batch, f.Seed, r.Dir, r.Comm
+	if f.Augment {
+		cfg.Augment = DigitAugmentation(f.Seed)
+		if err := r.SavePlot(func() error { return saveAugmented(filepath.Join(r.Dir, "augmented.png"), trainSet, cfg.Augment) }); err != nil {
+			return err
+		}
+	}
 	tr, err := train.New(m, cfg)
 	if err != nil {
 		return err
@@ -547,4 +576,26 @@ func (r *Run) TrainClassifier(model string, m *graph.Model, cfg train.Config) er
 	fmt.Fprintf(r.Out, "test accuracy %.2f%% (error %.2f%%) after %d epochs, %.1fs of training, %.0f samples/s\n",
 		100*last.Test.Accuracy, 100*(1-last.Test.Accuracy), len(res.Epochs), res.TrainSeconds, res.SamplesPerSecond)
 	return nil
+}
+
+// saveAugmented draws the first 8 training images and their variants in the
+// first 4 epochs under a.
+func saveAugmented(path string, set *datasets.Set, a *datasets.Augmentation) error {
+	n := min(8, set.Len())
+	size := set.SampleSize()
+	if len(set.Shape) != 3 || set.Shape[0] != 1 || set.Shape[1] != set.Shape[2] {
+		return errors.Errorf("augmented samples of shape %v: only square grey images are drawn", set.Shape)
+	}
+	original := set.X[:n*size]
+	rows := []plots.DigitRow{{Name: "original", Images: original}}
+	index := make([]int, n)
+	for i := range index {
+		index[i] = i
+	}
+	for e := range 4 {
+		x := append([]float32(nil), original...)
+		a.Apply(x, index, set.Shape, e, 0)
+		rows = append(rows, plots.DigitRow{Name: fmt.Sprintf("epoch %d", e+1), Images: x})
+	}
+	return plots.Digits(path, "Training images as augmented: "+a.String(), rows, set.Shape[1])
 }
