@@ -8,8 +8,6 @@ import (
 	"sync"
 
 	"github.com/pkg/errors"
-
-	"github.com/retina-ml/retina/internal/par"
 )
 
 // An Augmentation draws a random variant of every training sample, a fresh
@@ -27,7 +25,7 @@ type Augmentation struct {
 }
 
 // A Transform changes one (C, H, W) sample x in place, drawing what it
-// needs from r. tmp is scratch space of at least 4·len(x) values, its
+// needs from r. tmp is scratch space of at least 6·len(x) values, its
 // contents undefined on entry. Check reports whether the transform applies
 // to samples of a shape. Transforms must not keep x, tmp or r.
 type Transform interface {
@@ -78,30 +76,72 @@ var workspaces = sync.Pool{New: func() any {
 
 // Apply transforms rows of x, n samples of shape (C, H, W) back to back,
 // in place: row r is sample index[r] of epoch epoch, in input column
-// column. The rows are spread over the cores; each row's result depends
-// only on its sample and (Seed, epoch, index, column). Call Check first:
-// Apply does not.
+// column. Each row's result depends only on its sample and (Seed, epoch,
+// index, column). Apply runs on the calling goroutine, allocating nothing
+// once warm; the Trainer calls it from a goroutine of its own, on the next
+// batch while a step runs. Call Check first: Apply does not.
 func (a *Augmentation) Apply(x []float32, index []int, shape []int, epoch, column int) {
 	if a == nil || len(a.Steps) == 0 {
 		return
 	}
 	size := shape[0] * shape[1] * shape[2]
 	seed := a.Seed ^ (uint64(epoch)+1)*0x9e3779b97f4a7c15 ^ uint64(column)*0xbf58476d1ce4e5b9
-	par.For(len(index), 1, func(_, lo, hi int) {
-		w := workspaces.Get().(*workspace)
-		if cap(w.tmp) < 4*size {
-			w.tmp = make([]float32, 4*size)
-		}
-		tmp := w.tmp[:4*size]
-		for r := lo; r < hi; r++ {
-			w.pcg.Seed(seed, uint64(index[r]))
-			row := x[r*size : (r+1)*size]
-			for _, s := range a.Steps {
-				s.Transform(row, shape, w.rng, tmp)
+	w := workspaces.Get().(*workspace)
+	if cap(w.tmp) < 6*size {
+		w.tmp = make([]float32, 6*size)
+	}
+	tmp := w.tmp[:6*size]
+	for r, i := range index {
+		w.pcg.Seed(seed, uint64(i))
+		a.transform(x[r*size:(r+1)*size], shape, w.rng, tmp)
+	}
+	workspaces.Put(w)
+}
+
+// transform applies the steps to one sample. Consecutive geometric steps
+// (Shift, Rotate, Elastic) move pixels by displacement fields, which are
+// added and applied as one bilinear warp, as Simard et al. (2003) add their
+// affine and elastic fields: one resampling, not one per step.
+func (a *Augmentation) transform(x []float32, shape []int, r *rand.Rand, tmp []float32) {
+	hw := shape[1] * shape[2]
+	out, dy, dx, work := tmp[:len(x)], tmp[len(x):len(x)+hw], tmp[len(x)+hw:len(x)+2*hw], tmp[len(x)+2*hw:]
+	moved := false
+	for _, s := range a.Steps {
+		if d, ok := s.(displacer); ok {
+			if !moved {
+				clear(dy)
+				clear(dx)
+				moved = true
 			}
+			d.displace(shape, r, dy, dx, work)
+			continue
 		}
-		workspaces.Put(w)
-	})
+		if moved {
+			warp(x, shape, dy, dx, out)
+			moved = false
+		}
+		s.Transform(x, shape, r, tmp)
+	}
+	if moved {
+		warp(x, shape, dy, dx, out)
+	}
+}
+
+// A displacer is a geometric transform: displace adds to (dy, dx) where
+// each output pixel reads its value from, in pixels, drawing from r; work
+// holds at least 3·H·W values.
+type displacer interface {
+	displace(shape []int, r *rand.Rand, dy, dx, work []float32)
+}
+
+// move applies one displacer alone: a Transform by one warp.
+func move(d displacer, x []float32, shape []int, r *rand.Rand, tmp []float32) {
+	hw := shape[1] * shape[2]
+	dy, dx := tmp[len(x):len(x)+hw], tmp[len(x)+hw:len(x)+2*hw]
+	clear(dy)
+	clear(dx)
+	d.displace(shape, r, dy, dx, tmp[len(x)+2*hw:])
+	warp(x, shape, dy, dx, tmp[:len(x)])
 }
 
 // Shift moves the image by a random whole number of pixels, up to Max in
@@ -120,23 +160,15 @@ func (s Shift) Check(shape []int) error {
 }
 
 func (s Shift) Transform(x []float32, shape []int, r *rand.Rand, tmp []float32) {
-	dy, dx := r.IntN(2*s.Max+1)-s.Max, r.IntN(2*s.Max+1)-s.Max
-	if dy == 0 && dx == 0 {
-		return
+	move(s, x, shape, r, tmp)
+}
+
+func (s Shift) displace(shape []int, r *rand.Rand, dy, dx, _ []float32) {
+	oy, ox := float32(r.IntN(2*s.Max+1)-s.Max), float32(r.IntN(2*s.Max+1)-s.Max)
+	for i := range dy {
+		dy[i] -= oy
+		dx[i] -= ox
 	}
-	c, h, w := shape[0], shape[1], shape[2]
-	out := tmp[:len(x)]
-	clear(out)
-	for ch := range c {
-		for y := max(0, dy); y < min(h, h+dy); y++ {
-			src := x[ch*h*w+(y-dy)*w:]
-			dst := out[ch*h*w+y*w:]
-			for xx := max(0, dx); xx < min(w, w+dx); xx++ {
-				dst[xx] = src[xx-dx]
-			}
-		}
-	}
-	copy(x, out)
 }
 
 // FlipHorizontal mirrors the image left to right with probability one
@@ -173,21 +205,24 @@ func (t Rotate) Check([]int) error {
 }
 
 func (t Rotate) Transform(x []float32, shape []int, r *rand.Rand, tmp []float32) {
+	move(t, x, shape, r, tmp)
+}
+
+// displace adds the inverse rotation: output pixel (y, x) reads the input
+// at (y, x) turned by −θ about the centre.
+func (t Rotate) displace(shape []int, r *rand.Rand, dy, dx, _ []float32) {
 	theta := (2*r.Float64() - 1) * t.MaxDegrees * math.Pi / 180
 	sin, cos := math.Sincos(theta)
 	h, w := shape[1], shape[2]
 	cy, cx := float64(h-1)/2, float64(w-1)/2
-	// Output pixel (y, x) reads the input at the inverse rotation.
-	dispY, dispX := tmp[len(x):len(x)+h*w], tmp[len(x)+h*w:len(x)+2*h*w]
 	for y := range h {
+		oy := float64(y) - cy
 		for xx := range w {
-			oy, ox := float64(y)-cy, float64(xx)-cx
-			sy := cos*oy - sin*ox + cy
-			sx := sin*oy + cos*ox + cx
-			dispY[y*w+xx], dispX[y*w+xx] = float32(sy-float64(y)), float32(sx-float64(xx))
+			ox := float64(xx) - cx
+			dy[y*w+xx] += float32(cos*oy - sin*ox - oy)
+			dx[y*w+xx] += float32(sin*oy + cos*ox - ox)
 		}
 	}
-	warp(x, shape, dispY, dispX, tmp[:len(x)])
 }
 
 // Elastic applies the elastic distortion of Simard, Steinkraus & Platt
@@ -210,27 +245,33 @@ func (e Elastic) Check([]int) error {
 }
 
 func (e Elastic) Transform(x []float32, shape []int, r *rand.Rand, tmp []float32) {
-	h, w := shape[1], shape[2]
-	n := h * w
-	dispY, dispX, blur := tmp[len(x):len(x)+n], tmp[len(x)+n:len(x)+2*n], tmp[len(x)+2*n:len(x)+3*n]
+	move(e, x, shape, r, tmp)
+}
+
+func (e Elastic) displace(shape []int, r *rand.Rand, dy, dx, work []float32) {
+	n := shape[1] * shape[2]
+	fy, fx, blur := work[:n], work[n:2*n], work[2*n:3*n]
 	for i := range n {
 		v := r.Uint64()
 		// Two uniform values in [−1, 1) from one draw, 32 bits each.
-		dispY[i] = float32(int32(v)) / (1 << 31)
-		dispX[i] = float32(int32(v>>32)) / (1 << 31)
+		fy[i] = float32(int32(v)) / (1 << 31)
+		fx[i] = float32(int32(v>>32)) / (1 << 31)
 	}
 	radii := boxRadii(e.Sigma)
-	for _, d := range [][]float32{dispY, dispX} {
+	a := float32(e.Alpha)
+	for k, f := range [][]float32{fy, fx} {
 		for _, rad := range radii {
-			boxRows(d, blur, h, w, rad)
-			boxCols(blur, d, h, w, rad)
+			boxRows(f, blur, shape[1], shape[2], rad)
+			boxCols(blur, f, shape[1], shape[2], rad)
 		}
-		a := float32(e.Alpha)
-		for i := range d {
-			d[i] *= a
+		d := dy
+		if k == 1 {
+			d = dx
+		}
+		for i, v := range f {
+			d[i] += a * v
 		}
 	}
-	warp(x, shape, dispY, dispX, tmp[:len(x)])
 }
 
 // boxRadii returns the radii of three box filters, of widths 2r+1, whose
@@ -308,9 +349,18 @@ func warp(x []float32, shape []int, dispY, dispX, out []float32) {
 		for xx := range w {
 			i := y*w + xx
 			sy, sx := float32(y)+dispY[i], float32(xx)+dispX[i]
-			fy0, fx0 := float32(math.Floor(float64(sy))), float32(math.Floor(float64(sx)))
-			y0, x0 := int(fy0), int(fx0)
-			fy, fx := sy-fy0, sx-fx0
+			y0, x0 := floor(sy), floor(sx)
+			fy, fx := sy-float32(y0), sx-float32(x0)
+			if y0 >= 0 && y0+1 < h && x0 >= 0 && x0+1 < w {
+				// All four neighbours inside: the common case.
+				j := y0*w + x0
+				w00, w01, w10, w11 := (1-fy)*(1-fx), (1-fy)*fx, fy*(1-fx), fy*fx
+				for ch := range c {
+					img := x[ch*plane : (ch+1)*plane]
+					out[ch*plane+i] = w00*img[j] + w01*img[j+1] + w10*img[j+w] + w11*img[j+w+1]
+				}
+				continue
+			}
 			// The four neighbours' weights, zero for those outside.
 			var w00, w01, w10, w11 float32
 			in0, in1 := y0 >= 0 && y0 < h, y0+1 >= 0 && y0+1 < h
@@ -338,4 +388,13 @@ func warp(x []float32, shape []int, dispY, dispX, out []float32) {
 		}
 	}
 	copy(x, out)
+}
+
+// floor returns ⌊v⌋ for |v| < 2³¹.
+func floor(v float32) int {
+	i := int(v)
+	if float32(i) > v {
+		i--
+	}
+	return i
 }

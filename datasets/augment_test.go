@@ -80,7 +80,7 @@ func TestAugmentationDependsOnSampleOnly(t *testing.T) {
 func TestShift(t *testing.T) {
 	shape := []int{2, 5, 6}
 	rng := rand.New(rand.NewPCG(1, 1))
-	tmp := make([]float32, 4*60)
+	tmp := make([]float32, 6*60)
 	moved := map[[2]int]bool{}
 	for range 200 {
 		x := make([]float32, 60)
@@ -140,7 +140,7 @@ func TestWarps(t *testing.T) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(3, 3))
-	tmp := make([]float32, 4*784)
+	tmp := make([]float32, 6*784)
 	for _, tr := range []Transform{Rotate{}, Elastic{Alpha: 0, Sigma: 4}} {
 		x := slices.Clone(src)
 		tr.Transform(x, shape, rng, tmp)
