@@ -4,6 +4,7 @@
 //
 //	go run ./examples/mnist-mlp            # 15 epochs, SGD+momentum, cosine schedule
 //	go run ./examples/mnist-mlp -epochs 2 -limit 10000
+//	go run ./examples/mnist-mlp -augment   # shifted and rotated training images, 30 epochs: 98.44% (README)
 //
 // It writes config.json, metrics.jsonl (one line per epoch), a checkpoint
 // and metrics.json to -out. Ctrl-C saves a checkpoint; -out DIR -resume
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	f := cli.Register(flag.CommandLine, cli.Flags{Epochs: 15, Batch: 64, LR: 0.05, Seed: 1})
-	f.RegisterAugment()
+	f.RegisterAugment(30)
 	momentum := flag.Float64("momentum", 0.9, "SGD momentum")
 	decay := flag.Float64("weight-decay", 5e-4, "L2 weight decay")
 	if err := f.Parse(os.Args[1:]); err != nil {
