@@ -48,9 +48,7 @@ func (c ConvTranspose2D) Declare(ins []Shape) (Shape, []ParamSpec, error) {
 	}
 	k := c.Window.KH * c.Window.KW
 	ps := []ParamSpec{{Name: "W", Shape: Shape{in[0], c.Maps, c.Window.KH, c.Window.KW}, Init: c.Init, FanIn: c.Maps * k, FanOut: in[0] * k}}
-	if !c.NoBias {
-		ps = append(ps, ParamSpec{Name: "b", Shape: Shape{c.Maps}, Bias: true})
-	}
+	ps = withBias(ps, c.NoBias, c.Maps)
 	return Shape{c.Maps, oh, ow}, ps, nil
 }
 

@@ -32,9 +32,7 @@ func (d Dense) Declare(ins []Shape) (Shape, []ParamSpec, error) {
 		return nil, nil, errors.Errorf("Units = %d, want at least 1", d.Units)
 	}
 	ps := []ParamSpec{{Name: "W", Shape: Shape{in[0], d.Units}, Init: d.Init, FanIn: in[0], FanOut: d.Units}}
-	if !d.NoBias {
-		ps = append(ps, ParamSpec{Name: "b", Shape: Shape{d.Units}, Bias: true})
-	}
+	ps = withBias(ps, d.NoBias, d.Units)
 	return Shape{d.Units}, ps, nil
 }
 
@@ -101,9 +99,7 @@ func (c Conv2D) Declare(ins []Shape) (Shape, []ParamSpec, error) {
 	}
 	k, cg := win.KH*win.KW, in[0]/groups
 	ps := []ParamSpec{{Name: "W", Shape: Shape{c.Maps, cg, win.KH, win.KW}, Init: c.Init, FanIn: cg * k, FanOut: c.Maps * k}}
-	if !c.NoBias {
-		ps = append(ps, ParamSpec{Name: "b", Shape: Shape{c.Maps}, Bias: true})
-	}
+	ps = withBias(ps, c.NoBias, c.Maps)
 	return Shape{c.Maps, oh, ow}, ps, nil
 }
 
@@ -368,3 +364,11 @@ func (l Sigmoid) LayerName() string   { return l.Name }
 func (l Tanh) LayerName() string      { return l.Name }
 func (l Linear) LayerName() string    { return l.Name }
 func (l Softmax) LayerName() string   { return l.Name }
+
+// withBias appends a bias b of n values to ps, unless noBias.
+func withBias(ps []ParamSpec, noBias bool, n int) []ParamSpec {
+	if noBias {
+		return ps
+	}
+	return append(ps, ParamSpec{Name: "b", Shape: Shape{n}, Bias: true})
+}

@@ -41,10 +41,7 @@ func benchOp(b *testing.B, build func(in ...*G.Node) (*G.Node, error), vals ...*
 // by build, found through SymDiff.
 func benchGrad(b *testing.B, build func(in ...*G.Node) (*G.Node, error), input int, vals ...*tensor.Dense) {
 	g := G.NewGraph()
-	var nodes G.Nodes
-	for i, v := range vals {
-		nodes = append(nodes, G.NodeFromAny(g, v, G.WithName(fmt.Sprint("in", i))))
-	}
+	nodes := bind(g, vals)
 	y, err := build(nodes...)
 	if err != nil {
 		b.Fatal(err)

@@ -759,10 +759,7 @@ func TestConvMoreSameBitsAnyGOMAXPROCS(t *testing.T) {
 		for _, vals := range [][]*tensor.Dense{c.vals, toFloat64(c.vals)} {
 			t.Run(fmt.Sprint(c.name, "/", vals[0].Dtype()), func(t *testing.T) {
 				g := G.NewGraph()
-				var in G.Nodes
-				for i, v := range vals {
-					in = append(in, G.NodeFromAny(g, v, G.WithName(fmt.Sprint("in", i))))
-				}
+				in := bind(g, vals)
 				y, err := c.build(in...)
 				if err != nil {
 					t.Fatal(err)

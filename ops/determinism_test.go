@@ -1,7 +1,6 @@
 package ops_test
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -57,10 +56,7 @@ func TestSameBitsAnyGOMAXPROCS(t *testing.T) {
 func gradients(t *testing.T, build func(g *G.ExprGraph, in []*G.Node) (*G.Node, error), vals ...*tensor.Dense) [][]float64 {
 	t.Helper()
 	g := G.NewGraph()
-	var in G.Nodes
-	for i, v := range vals {
-		in = append(in, G.NodeFromAny(g, v, G.WithName(fmt.Sprint("in", i))))
-	}
+	in := bind(g, vals)
 	y, err := build(g, in)
 	if err != nil {
 		t.Fatal(err)

@@ -265,6 +265,15 @@ func TestKernelOpForwardMatchesReference(t *testing.T) {
 	})
 }
 
+// bind returns nodes of g bound to vals, named in0, in1, …
+func bind(g *G.ExprGraph, vals []*tensor.Dense) G.Nodes {
+	nodes := make(G.Nodes, len(vals))
+	for i, v := range vals {
+		nodes[i] = G.NodeFromAny(g, v, G.WithName(fmt.Sprint("in", i)))
+	}
+	return nodes
+}
+
 func runScalar(t *testing.T, build opcheck.Builder, vals []*tensor.Dense) float64 {
 	t.Helper()
 	g := G.NewGraph()

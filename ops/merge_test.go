@@ -383,10 +383,7 @@ func TestMergeMatchesPyTorch(t *testing.T) {
 func gradientsAgainst(t *testing.T, build opcheck.Builder, vals []*tensor.Dense, r []float64) [][]float64 {
 	t.Helper()
 	g := G.NewGraph()
-	var in G.Nodes
-	for i, v := range vals {
-		in = append(in, G.NodeFromAny(g, v, G.WithName(fmt.Sprint("in", i))))
-	}
+	in := bind(g, vals)
 	y, err := build(in...)
 	if err != nil {
 		t.Fatal(err)

@@ -145,21 +145,9 @@ func normData[T Float](d *tensor.Dense) []T {
 // otherwise. Statistics and sums are computed in float64.
 func BatchNorm(x, gamma, beta *G.Node, st *BatchNormState, train bool, momentum, eps float64) (*G.Node, error) {
 	const name = "ops.BatchNorm"
-	switch {
-	case x == nil:
-		return nil, errors.Errorf("%s: x is nil", name)
-	case gamma == nil:
-		return nil, errors.Errorf("%s: gamma is nil", name)
-	case beta == nil:
-		return nil, errors.Errorf("%s: beta is nil", name)
-	}
-	s := x.Shape()
-	if len(s) < 2 || !positive(s) {
-		return nil, errors.Errorf("%s: x has shape %v, want (N, C), (N, C, L) or (N, C, H, W)", name, s)
-	}
-	dt := x.Dtype()
-	if dt != tensor.Float32 && dt != tensor.Float64 {
-		return nil, errors.Errorf("%s: x is %v, want float32 or float64", name, dt)
+	s, dt, err := normInput(name, x, gamma, beta, "(N, C), (N, C, L) or (N, C, H, W)")
+	if err != nil {
+		return nil, err
 	}
 	c := s[1]
 	for _, p := range []struct {
@@ -587,21 +575,9 @@ func normDotDev[T Float](dy, x []T, m float64) (float64, float64) {
 // Statistics and sums are computed in float64.
 func LayerNorm(x, gamma, beta *G.Node, eps float64) (*G.Node, error) {
 	const name = "ops.LayerNorm"
-	switch {
-	case x == nil:
-		return nil, errors.Errorf("%s: x is nil", name)
-	case gamma == nil:
-		return nil, errors.Errorf("%s: gamma is nil", name)
-	case beta == nil:
-		return nil, errors.Errorf("%s: beta is nil", name)
-	}
-	s := x.Shape()
-	if len(s) < 2 || !positive(s) {
-		return nil, errors.Errorf("%s: x has shape %v, want (N, d1, …)", name, s)
-	}
-	dt := x.Dtype()
-	if dt != tensor.Float32 && dt != tensor.Float64 {
-		return nil, errors.Errorf("%s: x is %v, want float32 or float64", name, dt)
+	s, dt, err := normInput(name, x, gamma, beta, "(N, d1, …)")
+	if err != nil {
+		return nil, err
 	}
 	ps := s[1:].Clone()
 	for _, p := range []struct {
@@ -767,4 +743,27 @@ func (k *lnKernel[T]) cols(_, lo, hi int) {
 	for j, v := range acc {
 		k.y[j0+j] = T(v)
 	}
+}
+
+// normInput checks a normalisation's inputs: none nil, x of rank ≥ 2 with
+// positive dimensions (want describes the shapes accepted) and a float
+// dtype. It returns x's shape and dtype.
+func normInput(name string, x, gamma, beta *G.Node, want string) (tensor.Shape, tensor.Dtype, error) {
+	switch {
+	case x == nil:
+		return nil, tensor.Dtype{}, errors.Errorf("%s: x is nil", name)
+	case gamma == nil:
+		return nil, tensor.Dtype{}, errors.Errorf("%s: gamma is nil", name)
+	case beta == nil:
+		return nil, tensor.Dtype{}, errors.Errorf("%s: beta is nil", name)
+	}
+	s := x.Shape()
+	if len(s) < 2 || !positive(s) {
+		return nil, tensor.Dtype{}, errors.Errorf("%s: x has shape %v, want %s", name, s, want)
+	}
+	dt := x.Dtype()
+	if dt != tensor.Float32 && dt != tensor.Float64 {
+		return nil, tensor.Dtype{}, errors.Errorf("%s: x is %v, want float32 or float64", name, dt)
+	}
+	return s, dt, nil
 }

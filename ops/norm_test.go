@@ -251,10 +251,7 @@ func TestBatchNormStateShapes(t *testing.T) {
 	st := c.state(tensor.Float32)
 	st.Batches = tensor.New(tensor.FromScalar(float32(7)))
 	g := G.NewGraph()
-	var nodes G.Nodes
-	for i, v := range in {
-		nodes = append(nodes, G.NodeFromAny(g, v, G.WithName(fmt.Sprint("in", i))))
-	}
+	nodes := bind(g, in)
 	y, err := ops.BatchNorm(nodes[0], nodes[1], nodes[2], st, true, 0.1, 1e-5)
 	if err != nil {
 		t.Fatal(err)
@@ -618,10 +615,7 @@ type normStep struct {
 // with its arguments, in an order that runs them, each run once.
 func normSteps(tb testing.TB, build opcheck.Builder, vals []*tensor.Dense) []normStep {
 	g := G.NewGraph()
-	var nodes G.Nodes
-	for i, v := range vals {
-		nodes = append(nodes, G.NodeFromAny(g, v, G.WithName(fmt.Sprint("in", i))))
-	}
+	nodes := bind(g, vals)
 	y, err := build(nodes...)
 	if err != nil {
 		tb.Fatal(err)

@@ -63,21 +63,30 @@ func (w Window) String() string {
 	return s
 }
 
+// check reports whether the window's sizes, strides, padding and dilation
+// and the h×w input are valid.
+func (w Window) check(h, wd int) error {
+	switch {
+	case w.KH < 1 || w.KW < 1:
+		return errors.Errorf("window %d×%d: size must be at least 1×1", w.KH, w.KW)
+	case w.SH < 1 || w.SW < 1:
+		return errors.Errorf("stride %d×%d: must be at least 1×1", w.SH, w.SW)
+	case w.PH < 0 || w.PW < 0:
+		return errors.Errorf("padding %d×%d: must not be negative", w.PH, w.PW)
+	case w.DH < 0 || w.DW < 0:
+		return errors.Errorf("dilation %d×%d: must be at least 1×1 (0 means 1)", w.DH, w.DW)
+	case h < 1 || wd < 1:
+		return errors.Errorf("input %d×%d: must be at least 1×1", h, wd)
+	}
+	return nil
+}
+
 // Out returns the output size (OH, OW) of the window slid over an h×w plane,
 // or an error that states why the window does not fit.
 func (w Window) Out(h, wd int) (oh, ow int, err error) {
 	dh, dw := w.Dilation()
-	switch {
-	case w.KH < 1 || w.KW < 1:
-		return 0, 0, errors.Errorf("window %d×%d: size must be at least 1×1", w.KH, w.KW)
-	case w.SH < 1 || w.SW < 1:
-		return 0, 0, errors.Errorf("stride %d×%d: must be at least 1×1", w.SH, w.SW)
-	case w.PH < 0 || w.PW < 0:
-		return 0, 0, errors.Errorf("padding %d×%d: must not be negative", w.PH, w.PW)
-	case w.DH < 0 || w.DW < 0:
-		return 0, 0, errors.Errorf("dilation %d×%d: must be at least 1×1 (0 means 1)", w.DH, w.DW)
-	case h < 1 || wd < 1:
-		return 0, 0, errors.Errorf("input %d×%d: must be at least 1×1", h, wd)
+	if err := w.check(h, wd); err != nil {
+		return 0, 0, err
 	}
 	ekh, ekw := (w.KH-1)*dh+1, (w.KW-1)*dw+1 // the extent of the dilated window
 	if ekh > h+2*w.PH || ekw > wd+2*w.PW {
@@ -101,17 +110,10 @@ func (w Window) Out(h, wd int) (oh, ow int, err error) {
 // smaller than the stride or the dilation along its axis (PyTorch's rule).
 func (w Window) TransposedOut(h, wd int, outPad [2]int) (oh, ow int, err error) {
 	dh, dw := w.Dilation()
+	if err := w.check(h, wd); err != nil {
+		return 0, 0, err
+	}
 	switch {
-	case w.KH < 1 || w.KW < 1:
-		return 0, 0, errors.Errorf("window %d×%d: size must be at least 1×1", w.KH, w.KW)
-	case w.SH < 1 || w.SW < 1:
-		return 0, 0, errors.Errorf("stride %d×%d: must be at least 1×1", w.SH, w.SW)
-	case w.PH < 0 || w.PW < 0:
-		return 0, 0, errors.Errorf("padding %d×%d: must not be negative", w.PH, w.PW)
-	case w.DH < 0 || w.DW < 0:
-		return 0, 0, errors.Errorf("dilation %d×%d: must be at least 1×1 (0 means 1)", w.DH, w.DW)
-	case h < 1 || wd < 1:
-		return 0, 0, errors.Errorf("input %d×%d: must be at least 1×1", h, wd)
 	case outPad[0] < 0 || outPad[1] < 0, outPad[0] >= w.SH && outPad[0] >= dh, outPad[1] >= w.SW && outPad[1] >= dw:
 		return 0, 0, errors.Errorf("output padding %d×%d: each must be ≥ 0 and smaller than the stride %d×%d or the dilation %d×%d",
 			outPad[0], outPad[1], w.SH, w.SW, dh, dw)
