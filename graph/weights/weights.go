@@ -46,6 +46,8 @@
 // (self.conv1, self.dense1, nn.Sequential blocks named block2, …) thus
 // loads the file with load_state_dict, and Retina loads its state_dict.
 // Retina's Flatten flattens (C, H, W) in that order, as torch.flatten does.
+// The ONNX files graph/onnx writes name and lay out their initializers the
+// same way.
 //
 // # Checkpoints
 //
@@ -66,58 +68,20 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/retina-ml/retina/graph"
+	"github.com/retina-ml/retina/internal/torchname"
 	"github.com/retina-ml/retina/train/checkpoint"
 )
 
-// entry is one model tensor under its name in a file.
-type entry struct {
-	file      string       // name in the file
-	p         *graph.Param // the model's tensor
-	shape     []int        // shape in the file
-	transpose bool         // a Dense weight: (in, out) in the model, (out, in) in the file
-	count     bool         // num_batches_tracked: I64 in safetensors files
-}
-
-// torchNames maps Retina parameter suffixes to PyTorch's.
-var torchNames = map[string]string{"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias"}
+// entry is one model tensor under its name in a file: its PyTorch name
+// (torchname.Entries) in safetensors files, "param/…" or "state/…" in
+// checkpoints.
+type entry = torchname.Entry
 
 // torchEntries lists m's parameters and state tensors under their PyTorch
 // names, in the model's order.
 func torchEntries(m *graph.Model) ([]entry, error) {
-	dense := map[*graph.Param]bool{}
-	for _, li := range m.Layers() {
-		if _, ok := li.Layer.(graph.Dense); ok && !li.Shared {
-			for _, p := range li.Params {
-				if p.Spec.Name == "W" {
-					dense[p] = true
-				}
-			}
-		}
-	}
-	var es []entry
-	owner := map[string]string{}
-	for _, p := range append(m.Params(), m.State()...) {
-		layer := strings.TrimSuffix(p.Name, p.Spec.Name)
-		suffix := p.Spec.Name
-		if t, ok := torchNames[suffix]; ok {
-			suffix = t
-		}
-		e := entry{file: strings.ReplaceAll(layer, "/", ".") + suffix, p: p, shape: p.Value.Shape().Clone()}
-		if other, ok := owner[e.file]; ok {
-			return nil, errors.Errorf("weights: model %s: tensors %s and %s both map to %q", m.Name(), other, p.Name, e.file)
-		}
-		owner[e.file] = p.Name
-		if dense[p] && len(e.shape) == 2 {
-			e.transpose = true
-			e.shape[0], e.shape[1] = e.shape[1], e.shape[0]
-		}
-		if p.Spec.State && p.Spec.Name == "num_batches_tracked" && len(e.shape) == 1 && e.shape[0] == 1 {
-			e.count = true
-			e.shape = []int{}
-		}
-		es = append(es, e)
-	}
-	return es, nil
+	es, err := torchname.Entries(m)
+	return es, errors.Wrap(err, "weights")
 }
 
 // Save writes m's parameters and state tensors to path as a safetensors
@@ -130,24 +94,24 @@ func Save(path string, m *graph.Model) error {
 	}
 	ts := make([]stTensor, 0, len(es))
 	for _, e := range es {
-		t := stTensor{Name: e.file, Shape: e.shape}
-		switch d := e.p.Value.Data().(type) {
+		t := stTensor{Name: e.Name, Shape: e.Shape}
+		switch d := e.Param.Value.Data().(type) {
 		case []float32:
-			if e.transpose {
-				d = transpose(d, e.shape[1], e.shape[0])
+			if e.Transpose {
+				d = torchname.Transpose(d, e.Shape[1], e.Shape[0])
 			}
 			t.Dtype, t.Data = "F32", f32Bytes(d)
 		case []float64:
-			if e.transpose {
-				d = transpose(d, e.shape[1], e.shape[0])
+			if e.Transpose {
+				d = torchname.Transpose(d, e.Shape[1], e.Shape[0])
 			}
 			t.Dtype, t.Data = "F64", f64Bytes(d)
 		default:
-			return errors.Errorf("weights: %s: tensor %s holds %T, want float32 or float64", path, e.p.Name, d)
+			return errors.Errorf("weights: %s: tensor %s holds %T, want float32 or float64", path, e.Param.Name, d)
 		}
-		if e.count {
-			n := make([]int64, e.p.Value.Shape().TotalSize())
-			for i, v := range floats(e.p.Value) {
+		if e.Count {
+			n := make([]int64, e.Param.Value.Shape().TotalSize())
+			for i, v := range floats(e.Param.Value) {
 				n[i] = int64(v)
 			}
 			t.Dtype, t.Data = "I64", i64Bytes(n)
@@ -155,18 +119,6 @@ func Save(path string, m *graph.Model) error {
 		ts = append(ts, t)
 	}
 	return writeSafetensors(path, ts, map[string]string{"format": "retina", "model": m.Name()})
-}
-
-// transpose returns the (cols, rows) transpose of the row-major (rows,
-// cols) matrix d.
-func transpose[T float32 | float64](d []T, rows, cols int) []T {
-	out := make([]T, len(d))
-	for r := range rows {
-		for c := range cols {
-			out[c*rows+r] = d[r*cols+c]
-		}
-	}
-	return out
 }
 
 // floats returns t's values as float64.
@@ -245,10 +197,10 @@ func loadCheckpoint(path string, m *graph.Model) error {
 	}
 	var es []entry
 	for _, p := range m.Params() {
-		es = append(es, entry{file: "param/" + p.Name, p: p, shape: p.Value.Shape().Clone()})
+		es = append(es, entry{Name: "param/" + p.Name, Param: p, Shape: p.Value.Shape().Clone()})
 	}
 	for _, p := range m.State() {
-		es = append(es, entry{file: "state/" + p.Name, p: p, shape: p.Value.Shape().Clone()})
+		es = append(es, entry{Name: "state/" + p.Name, Param: p, Shape: p.Value.Shape().Clone()})
 	}
 	found := map[string]source{}
 	for i := range f.Tensors {
@@ -280,16 +232,16 @@ func apply(path string, m *graph.Model, es []entry, found map[string]source, dty
 	var problems []string
 	expected := map[string]bool{}
 	for _, e := range es {
-		expected[e.file] = true
-		s, ok := found[e.file]
+		expected[e.Name] = true
+		s, ok := found[e.Name]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("missing tensor %q (%s, shape %s %s)", e.file, e.p.Name, shapeString(e.shape), dtype))
+			problems = append(problems, fmt.Sprintf("missing tensor %q (%s, shape %s %s)", e.Name, e.Param.Name, shapeString(e.Shape), dtype))
 			continue
 		}
-		shapeOK := sameShape(s.shape, e.shape) || (e.count && sameShape(s.shape, []int{1}))
-		dtypeOK := s.dtype == dtype || (e.count && s.dtype == "I64")
+		shapeOK := sameShape(s.shape, e.Shape) || (e.Count && sameShape(s.shape, []int{1}))
+		dtypeOK := s.dtype == dtype || (e.Count && s.dtype == "I64")
 		if !shapeOK || !dtypeOK {
-			problems = append(problems, fmt.Sprintf("tensor %q (%s) has shape %s %s, want %s %s", e.file, e.p.Name, shapeString(s.shape), s.dtype, shapeString(e.shape), dtype))
+			problems = append(problems, fmt.Sprintf("tensor %q (%s) has shape %s %s, want %s %s", e.Name, e.Param.Name, shapeString(s.shape), s.dtype, shapeString(e.Shape), dtype))
 		}
 	}
 	var extra []string
@@ -307,13 +259,13 @@ func apply(path string, m *graph.Model, es []entry, found map[string]source, dty
 	}
 	vals := make([][]float64, len(es))
 	for i, e := range es {
-		vals[i] = found[e.file].vals()
-		if e.transpose {
-			vals[i] = transpose(vals[i], e.shape[0], e.shape[1])
+		vals[i] = found[e.Name].vals()
+		if e.Transpose {
+			vals[i] = torchname.Transpose(vals[i], e.Shape[0], e.Shape[1])
 		}
 	}
 	for i, e := range es {
-		switch d := e.p.Value.Data().(type) {
+		switch d := e.Param.Value.Data().(type) {
 		case []float32:
 			for k, v := range vals[i] {
 				d[k] = float32(v)
