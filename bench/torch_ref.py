@@ -15,6 +15,12 @@ the same real MNIST images, so that the two can be compared:
                     units, linear 30-unit code, sigmoid outputs, MSE
                     against the input averaged over every element
                     (models/autoencoder: BenchmarkTrainStepDeepAE)
+      --arch resnet the ResNet of examples/resnet (cnn.ResNet(16, 2)):
+                    3x3 conv 16 (no bias), batch norm, ReLU; three stages
+                    of two basic blocks of 16, 32, 64 maps (the first
+                    block of stages 2 and 3 strided, with a 1x1 conv + batch
+                    norm shortcut); global average pooling; dense 10;
+                    softmax cross-entropy (models/cnn: BenchmarkTrainStepResNet)
   --infer: prediction only (eval mode, torch.no_grad) of --batch test
       images per call, --steps timed calls after --warmup; reports
       samples/s and the median (p50) latency of one call.
@@ -160,6 +166,40 @@ def load_mnist(folder, part):
 
 # ---------------------------------------------------------------- models
 
+class BasicBlock(nn.Module):
+    """relu(x + bn(conv(relu(bn(conv(x)))))), as cnn.ResNet's basicBlock:
+    3x3 convolutions without bias, the first of the given stride; a strided
+    1x1 convolution (no bias) and batch norm as the shortcut
+    when the shape changes."""
+
+    def __init__(self, cin, maps, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, maps, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(maps)
+        self.conv2 = nn.Conv2d(maps, maps, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(maps)
+        self.short = None
+        if stride != 1 or cin != maps:
+            self.short = nn.Sequential(nn.Conv2d(cin, maps, 1, stride, 0, bias=False), nn.BatchNorm2d(maps))
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        h = self.bn2(self.conv2(h))
+        return F.relu(h + (x if self.short is None else self.short(x)))
+
+
+def resnet(width=16, blocks=2):
+    layers = [nn.Conv2d(1, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+    cin = width
+    for stage in range(3):
+        for b in range(blocks):
+            stride = 2 if stage > 0 and b == 0 else 1
+            layers.append(BasicBlock(cin, width << stage, stride))
+            cin = width << stage
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10)]
+    return nn.Sequential(*layers)
+
+
 def build(arch):
     """The model and whether it takes flat (N, 784) vectors."""
     if arch == "mlp":
@@ -184,6 +224,8 @@ def build(arch):
             elif i != code:
                 layers.append(nn.ReLU())
         return nn.Sequential(*layers), True
+    if arch == "resnet":
+        return resnet(), False
     raise ValueError(arch)
 
 
@@ -278,7 +320,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    p.add_argument("--arch", choices=["mlp", "lenet", "ae"], default="lenet",
+    p.add_argument("--arch", choices=["mlp", "lenet", "ae", "resnet"], default="lenet",
                    help="model (default lenet)")
     p.add_argument("--infer", action="store_true",
                    help="time prediction (eval mode, no_grad) instead of training")

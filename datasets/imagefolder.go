@@ -1,13 +1,6 @@
 package datasets
 
 import (
-	"bufio"
-	"bytes"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -50,6 +43,13 @@ const (
 	// pixels repeated. There is no antialiasing filter: reducing an
 	// image by more than a factor 2 skips source pixels and may alias.
 	ResizeBilinear
+	// ResizeArea resamples it by area (a box filter, PIL's BOX, OpenCV's
+	// INTER_AREA when shrinking): each destination pixel is the mean of
+	// the source area it covers, each source pixel weighted by the
+	// fraction of it inside, rows then columns, summed in float64. Every
+	// source pixel counts, so shrinking a large photograph does not alias;
+	// enlarging repeats pixels, blending the two at each boundary.
+	ResizeArea
 )
 
 // Defaults of [ImageFolderOptions].
@@ -147,8 +147,8 @@ func ImageFolder(root string, opt ImageFolderOptions) (*Set, []string, error) {
 			h, w = ch, cw
 		}
 		if opt.Resize == ResizeNone && (cw != w || ch != h) {
-			return nil, nil, errors.Errorf("imagefolder: %s: image of %d×%d pixels (width×height), expected %d×%d (set ImageFolderOptions.Resize to resample)",
-				f.path, cw, ch, w, h)
+			return nil, nil, &ImageSizeError{Name: f.path, Width: cw, Height: ch, WantWidth: w, WantHeight: h,
+				prefix: "imagefolder", hint: " (set ImageFolderOptions.Resize to resample)"}
 		}
 	}
 	c := 3
@@ -186,7 +186,7 @@ func (opt *ImageFolderOptions) check() error {
 		return errors.Errorf("imagefolder: Height × Width = %d × %d is too large", opt.Height, opt.Width)
 	case opt.Color != ImageRGB && opt.Color != ImageGrey:
 		return errors.Errorf("imagefolder: unknown ImageFolderOptions.Color %d", opt.Color)
-	case opt.Resize < ResizeNone || opt.Resize > ResizeBilinear:
+	case opt.Resize < ResizeNone || opt.Resize > ResizeArea:
 		return errors.Errorf("imagefolder: unknown ImageFolderOptions.Resize %d", opt.Resize)
 	case opt.MaxPixels < 0 || opt.MaxBytes < 0:
 		return errors.Errorf("imagefolder: MaxPixels = %d, MaxBytes = %d, expected ≥ 0", opt.MaxPixels, opt.MaxBytes)
@@ -265,251 +265,4 @@ func listImageFolder(root string, allowEmpty bool) ([]string, []imageFile, error
 		return nil, nil, errors.Errorf("imagefolder: %s holds no image", root)
 	}
 	return classes, files, nil
-}
-
-// imageFileConfig returns the size the image file at path declares.
-func imageFileConfig(path string, maxPixels int64) (w, h int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, errors.Wrap(err, "imagefolder")
-	}
-	defer f.Close()
-	_, w, h, err = imageConfig(bufio.NewReader(f), path, maxPixels)
-	return w, h, err
-}
-
-// Image formats read by ImageFolder.
-const (
-	formatPNG  = "png"
-	formatJPEG = "jpeg"
-)
-
-// imageConfig reads the header of the PNG or JPEG image in r and returns
-// its format and size, checked against maxPixels. name is used in errors.
-func imageConfig(r *bufio.Reader, name string, maxPixels int64) (format string, w, h int, err error) {
-	magic, _ := r.Peek(8)
-	var cfg image.Config
-	switch {
-	case bytes.HasPrefix(magic, []byte("\x89PNG\r\n\x1a\n")):
-		format = formatPNG
-		cfg, err = png.DecodeConfig(r)
-	case bytes.HasPrefix(magic, []byte{0xff, 0xd8}):
-		format = formatJPEG
-		cfg, err = jpeg.DecodeConfig(r)
-	default:
-		return "", 0, 0, errors.Errorf("imagefolder: %s: neither PNG nor JPEG (starts with % x)", name, magic)
-	}
-	if err != nil {
-		return "", 0, 0, errors.Wrapf(err, "imagefolder: %s: invalid %s header", name, format)
-	}
-	w, h = cfg.Width, cfg.Height
-	if w <= 0 || h <= 0 {
-		return "", 0, 0, errors.Errorf("imagefolder: %s: %s header declares %d×%d pixels, expected a positive size", name, format, w, h)
-	}
-	if int64(w) > maxPixels/int64(h) {
-		return "", 0, 0, errors.Errorf("imagefolder: %s: %s header declares %d×%d = %d pixels, over the limit of %d (ImageFolderOptions.MaxPixels); not decoded",
-			name, format, w, h, int64(w)*int64(h), maxPixels)
-	}
-	return format, w, h, nil
-}
-
-// imageDecoder decodes images into sample planes, reusing a buffer for
-// resampling.
-type imageDecoder struct {
-	planes []float32
-}
-
-func (d *imageDecoder) decodeFile(path string, dst []float32, h, w int, opt ImageFolderOptions) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return errors.Wrap(err, "imagefolder")
-	}
-	defer f.Close()
-	return d.decode(f, path, dst, h, w, opt)
-}
-
-// decode decodes the PNG or JPEG image in r, checking its declared size
-// against opt.MaxPixels first, and writes it into dst as c planes of h × w
-// values in [0, 1], resampled if opt.Resize allows. name is used in
-// errors.
-func (d *imageDecoder) decode(r io.ReadSeeker, name string, dst []float32, h, w int, opt ImageFolderOptions) error {
-	br := bufio.NewReader(r)
-	format, iw, ih, err := imageConfig(br, name, opt.MaxPixels)
-	if err != nil {
-		return err
-	}
-	if (iw != w || ih != h) && opt.Resize == ResizeNone {
-		return errors.Errorf("imagefolder: %s: image of %d×%d pixels (width×height), expected %d×%d", name, iw, ih, w, h)
-	}
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return errors.Wrapf(err, "imagefolder: %s", name)
-	}
-	br.Reset(r)
-	var img image.Image
-	if format == formatPNG {
-		img, err = png.Decode(br)
-	} else {
-		img, err = jpeg.Decode(br)
-	}
-	if err != nil {
-		return errors.Wrapf(err, "imagefolder: %s: invalid %s image", name, format)
-	}
-	if b := img.Bounds(); b.Dx() != iw || b.Dy() != ih {
-		return errors.Errorf("imagefolder: %s: decoded %d×%d pixels, header declares %d×%d", name, b.Dx(), b.Dy(), iw, ih)
-	}
-	c := len(dst) / (h * w)
-	if iw == w && ih == h {
-		imagePlanes(img, c == 1, dst)
-		return nil
-	}
-	n := c * iw * ih
-	if cap(d.planes) < n {
-		d.planes = make([]float32, n)
-	}
-	src := d.planes[:n]
-	imagePlanes(img, c == 1, src)
-	for k := range c {
-		resamplePlane(src[k*iw*ih:(k+1)*iw*ih], iw, ih, dst[k*w*h:(k+1)*w*h], w, h, opt.Resize)
-	}
-	return nil
-}
-
-// Luma weights of ITU-R BT.601, as in image/color.GrayModel.
-const (
-	lumaR = 0.299
-	lumaG = 0.587
-	lumaB = 0.114
-)
-
-// imagePlanes writes img into dst as 1 (grey) or 3 (RGB) planes of
-// Dy × Dx values in [0, 1].
-func imagePlanes(img image.Image, grey bool, dst []float32) {
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	np := w * h
-	put := func(i int, r, g, bl float32) {
-		if grey {
-			dst[i] = lumaR*r + lumaG*g + lumaB*bl
-		} else {
-			dst[i], dst[np+i], dst[2*np+i] = r, g, bl
-		}
-	}
-	const s8, s16 = 255, 65535 // divisors: float32(v)/255 as MNIST
-	switch m := img.(type) {
-	case *image.Gray:
-		for y := range h {
-			row := m.Pix[y*m.Stride : y*m.Stride+w]
-			for x, v := range row {
-				g := float32(v) / s8
-				if grey {
-					dst[y*w+x] = g
-				} else {
-					put(y*w+x, g, g, g)
-				}
-			}
-		}
-	case *image.Gray16:
-		for y := range h {
-			for x := range w {
-				o := y*m.Stride + 2*x
-				g := float32(uint16(m.Pix[o])<<8|uint16(m.Pix[o+1])) / s16
-				if grey {
-					dst[y*w+x] = g
-				} else {
-					put(y*w+x, g, g, g)
-				}
-			}
-		}
-	case *image.YCbCr:
-		for y := range h {
-			for x := range w {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
-				if grey {
-					dst[y*w+x] = float32(m.Y[yi]) / s8
-					continue
-				}
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				r, g, bl := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				put(y*w+x, float32(r)/s8, float32(g)/s8, float32(bl)/s8)
-			}
-		}
-	case *image.NRGBA:
-		for y := range h {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			for x := range w {
-				p := row[4*x : 4*x+4]
-				put(y*w+x, float32(p[0])/s8, float32(p[1])/s8, float32(p[2])/s8)
-			}
-		}
-	case *image.RGBA:
-		for y := range h {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			for x := range w {
-				p := row[4*x : 4*x+4]
-				if p[3] == 255 {
-					put(y*w+x, float32(p[0])/s8, float32(p[1])/s8, float32(p[2])/s8)
-					continue
-				}
-				c := color.NRGBAModel.Convert(color.RGBA{p[0], p[1], p[2], p[3]}).(color.NRGBA)
-				put(y*w+x, float32(c.R)/s8, float32(c.G)/s8, float32(c.B)/s8)
-			}
-		}
-	default:
-		// Paletted, 16-bit colour, CMYK JPEG, …: through the
-		// un-premultiplied 16-bit model, exact for 8- and 16-bit data.
-		for y := range h {
-			for x := range w {
-				c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
-				put(y*w+x, float32(c.R)/s16, float32(c.G)/s16, float32(c.B)/s16)
-			}
-		}
-	}
-}
-
-// resamplePlane resamples the sw × sh plane src into the dw × dh plane
-// dst by method (ResizeNearest or ResizeBilinear); see [ImageResize].
-func resamplePlane(src []float32, sw, sh int, dst []float32, dw, dh int, method ImageResize) {
-	if method == ResizeNearest {
-		xs := make([]int, dw)
-		for x := range xs {
-			xs[x] = min(int((float64(x)+0.5)*float64(sw)/float64(dw)), sw-1)
-		}
-		for y := range dh {
-			sy := min(int((float64(y)+0.5)*float64(sh)/float64(dh)), sh-1)
-			row := src[sy*sw : (sy+1)*sw]
-			for x, sx := range xs {
-				dst[y*dw+x] = row[sx]
-			}
-		}
-		return
-	}
-	x0, x1, fx := bilinearTaps(sw, dw)
-	y0, y1, fy := bilinearTaps(sh, dh)
-	for y := range dh {
-		r0, r1 := src[y0[y]*sw:(y0[y]+1)*sw], src[y1[y]*sw:(y1[y]+1)*sw]
-		wy := fy[y]
-		for x := range dw {
-			a := r0[x0[x]] + fx[x]*(r0[x1[x]]-r0[x0[x]])
-			b := r1[x0[x]] + fx[x]*(r1[x1[x]]-r1[x0[x]])
-			dst[y*dw+x] = a + wy*(b-a)
-		}
-	}
-}
-
-// bilinearTaps returns, for each of the n destination coordinates, the
-// two source coordinates (of m) and the weight of the second, with pixel
-// centres aligned: the centre x + ½ maps to (x + ½)·m/n in the source.
-func bilinearTaps(m, n int) (i0, i1 []int, f []float32) {
-	i0, i1, f = make([]int, n), make([]int, n), make([]float32, n)
-	for x := range n {
-		s := (float64(x)+0.5)*float64(m)/float64(n) - 0.5
-		s = max(s, 0)
-		lo := min(int(s), m-1)
-		i0[x], i1[x] = lo, min(lo+1, m-1)
-		f[x] = float32(s - float64(lo))
-		if lo == m-1 {
-			f[x] = 0
-		}
-	}
-	return i0, i1, f
 }

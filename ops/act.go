@@ -83,10 +83,36 @@ func actGradDef(a Activation, shape tensor.Shape) Def {
 	}
 }
 
-// activate sets y = f(x) on every core; x and y may be the same slice.
+// activate sets y = f(x) on every core; x and y may be the same slice. It
+// allocates nothing (see loopPool).
 func activate[T Float](a Activation, x, y []T) {
-	parallelFor(len(x), ewGrain, func(_, lo, hi int) { activateSerial(a, x[lo:hi], y[lo:hi]) })
+	pool := poolFor[activateLoop[T]](&activateLoops32, &activateLoops64)
+	l := pool.get(newActivateLoop[T])
+	l.a, l.x, l.y = a, x, y
+	parallelFor(len(x), ewGrain, l.body)
+	l.x, l.y = nil, nil
+	pool.put(l)
 }
+
+// activateLoop is the state of activate's and activateGrad's loops.
+type activateLoop[T Float] struct {
+	a              Activation
+	x, y, dy       []T
+	body, gradBody func(chunk, lo, hi int) // run, grad
+}
+
+var (
+	activateLoops32 loopPool[activateLoop[float32]]
+	activateLoops64 loopPool[activateLoop[float64]]
+)
+
+func newActivateLoop[T Float]() *activateLoop[T] {
+	l := &activateLoop[T]{}
+	l.body, l.gradBody = l.run, l.grad
+	return l
+}
+
+func (l *activateLoop[T]) run(_, lo, hi int) { activateSerial(l.a, l.x[lo:hi], l.y[lo:hi]) }
 
 // activateSerial sets y = f(x) on the calling goroutine.
 func activateSerial[T Float](a Activation, xs, ys []T) {
@@ -154,25 +180,34 @@ func sigmoid[T Float](x T) T {
 	return T(e / (1 + e))
 }
 
-// activateGrad sets dx = dy ⊙ f′ given the output y.
+// activateGrad sets dx = dy ⊙ f′ given the output y. It allocates nothing
+// (see loopPool).
 func activateGrad[T Float](a Activation, y, dy, dx []T) {
-	parallelFor(len(y), ewGrain, func(_, lo, hi int) {
-		ys, dys, dxs := y[lo:hi], dy[lo:hi], dx[lo:hi]
-		switch a {
-		case Linear:
-			copy(dxs, dys)
-		case ReLU:
-			reluGrad(ys, dys, dxs)
-		case Sigmoid:
-			for i, v := range ys {
-				dxs[i] = dys[i] * v * (1 - v)
-			}
-		case Tanh:
-			for i, v := range ys {
-				dxs[i] = dys[i] * (1 - v*v)
-			}
+	pool := poolFor[activateLoop[T]](&activateLoops32, &activateLoops64)
+	l := pool.get(newActivateLoop[T])
+	l.a, l.x, l.dy, l.y = a, y, dy, dx
+	parallelFor(len(y), ewGrain, l.gradBody)
+	l.x, l.dy, l.y = nil, nil, nil
+	pool.put(l)
+}
+
+// grad sets l.y = l.dy ⊙ f′(l.x) on [lo, hi), l.x holding f's output.
+func (l *activateLoop[T]) grad(_, lo, hi int) {
+	ys, dys, dxs := l.x[lo:hi], l.dy[lo:hi], l.y[lo:hi]
+	switch l.a {
+	case Linear:
+		copy(dxs, dys)
+	case ReLU:
+		reluGrad(ys, dys, dxs)
+	case Sigmoid:
+		for i, v := range ys {
+			dxs[i] = dys[i] * v * (1 - v)
 		}
-	})
+	case Tanh:
+		for i, v := range ys {
+			dxs[i] = dys[i] * (1 - v*v)
+		}
+	}
 }
 
 // Softmax returns the softmax of each row of x (N, K): y[n,k] = e^x[n,k] / Σ_j e^x[n,j].

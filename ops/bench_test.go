@@ -125,6 +125,28 @@ func BenchmarkConv2D(b *testing.B) {
 	}
 }
 
+// BenchmarkConv2DResNet times the 3×3 convolutions (padding 1) of
+// cnn.ResNet(16, 2) at batch 64: the 28×28 stage of 16 maps, the strided
+// first convolution of the second stage (16 → 32 maps, 28×28 → 14×14) and
+// the 7×7 stage of 64 maps.
+func BenchmarkConv2DResNet(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 4))
+	for _, c := range []struct {
+		name             string
+		c, hw, f, stride int
+	}{{"stage1", 16, 28, 16, 1}, {"stage2-down", 16, 28, 32, 2}, {"stage3", 64, 7, 64, 1}} {
+		x := randDense[float32](rng, 64, c.c, c.hw, c.hw)
+		w := randDense[float32](rng, c.f, c.c, 3, 3)
+		bias := randDense[float32](rng, c.f)
+		conv := func(in ...*G.Node) (*G.Node, error) {
+			return ops.Conv2D(in[0], in[1], in[2], [2]int{c.stride, c.stride}, [2]int{1, 1})
+		}
+		b.Run(c.name+"/forward", func(b *testing.B) { benchOp(b, conv, x, w, bias) })
+		b.Run(c.name+"/input-grad", func(b *testing.B) { benchGrad(b, conv, 0, x, w, bias) })
+		b.Run(c.name+"/filter-grad", func(b *testing.B) { benchGrad(b, conv, 1, x, w, bias) })
+	}
+}
+
 func BenchmarkMaxPool2D(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 3))
 	pool := func(in ...*G.Node) (*G.Node, error) { return ops.MaxPool2D(in[0], ops.Square(2, 2, 0)) }

@@ -35,15 +35,43 @@ func channelSum[T Float](x, y []T, n, f, inner int) {
 		}
 		return
 	}
-	parallelFor(f, max(1, (1<<14)/(n*inner)), func(_, lo, hi int) {
-		for j := lo; j < hi; j++ {
-			var s float64
-			for i := 0; i < n; i++ {
-				s += float64(sum4(x[(i*f+j)*inner : (i*f+j+1)*inner]))
-			}
-			y[j] = T(s)
+	pool := poolFor[channelSumLoop[T]](&channelSumLoops32, &channelSumLoops64)
+	l := pool.get(newChannelSumLoop[T])
+	l.x, l.y, l.n, l.f, l.inner = x, y, n, f, inner
+	parallelFor(f, max(1, (1<<14)/(n*inner)), l.body)
+	l.x, l.y = nil, nil
+	pool.put(l)
+}
+
+// channelSumLoop is the state of channelSum's loop over channels (see
+// loopPool).
+type channelSumLoop[T Float] struct {
+	x, y        []T
+	n, f, inner int
+	body        func(chunk, lo, hi int) // run
+}
+
+var (
+	channelSumLoops32 loopPool[channelSumLoop[float32]]
+	channelSumLoops64 loopPool[channelSumLoop[float64]]
+)
+
+func newChannelSumLoop[T Float]() *channelSumLoop[T] {
+	l := &channelSumLoop[T]{}
+	l.body = l.run
+	return l
+}
+
+// run sums channels [lo, hi).
+func (l *channelSumLoop[T]) run(_, lo, hi int) {
+	n, f, inner := l.n, l.f, l.inner
+	for j := lo; j < hi; j++ {
+		var s float64
+		for i := 0; i < n; i++ {
+			s += float64(sum4(l.x[(i*f+j)*inner : (i*f+j+1)*inner]))
 		}
-	})
+		l.y[j] = T(s)
+	}
 }
 
 // sum4 adds up xs with four interleaved accumulators.

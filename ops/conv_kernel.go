@@ -106,22 +106,44 @@ func partials[T Float](ws *convWorkspace, n int) []T {
 func eachChunk(g convGeom, size int, fn func(chunk, n0, cnt int)) int {
 	G := g.chunk(size)
 	chunks := (g.N + G - 1) / G
-	run := func(_, lo, hi int) {
-		for c := lo; c < hi; c++ {
-			n0 := c * G
-			fn(c, n0, min(G, g.N-n0))
-		}
-	}
+	l := chunkLoops.get(newChunkLoop)
+	l.g, l.G, l.fn = g, G, fn
 	concurrent := blas.SgemmConcurrent()
 	if size == 8 {
 		concurrent = blas.DgemmConcurrent()
 	}
 	if concurrent {
-		parallelFor(chunks, 1, run)
+		parallelFor(chunks, 1, l.body)
 	} else {
-		run(0, 0, chunks)
+		l.run(0, 0, chunks)
 	}
+	l.fn = nil
+	chunkLoops.put(l)
 	return chunks
+}
+
+// chunkLoop is the state of eachChunk's loop (see loopPool).
+type chunkLoop struct {
+	g    convGeom
+	G    int // images per chunk
+	fn   func(chunk, n0, cnt int)
+	body func(chunk, lo, hi int) // run
+}
+
+var chunkLoops loopPool[chunkLoop]
+
+func newChunkLoop() *chunkLoop {
+	l := &chunkLoop{}
+	l.body = l.run
+	return l
+}
+
+// run runs chunks lo..hi-1.
+func (l *chunkLoop) run(_, lo, hi int) {
+	for c := lo; c < hi; c++ {
+		n0 := c * l.G
+		l.fn(c, n0, min(l.G, l.g.N-n0))
+	}
 }
 
 // validRange returns the output columns [lo, hi) whose input column
@@ -169,9 +191,16 @@ func im2col[T Float](g convGeom, x, cols []T, ld int) {
 				clear(row[:rlo*g.OW])
 				clear(row[rhi*g.OW:])
 				if clo > 0 || chi < g.OW {
+					// The padding columns are few (PW or so): zero them
+					// in place rather than calling clear per row.
 					for oh := rlo; oh < rhi; oh++ {
-						clear(row[oh*g.OW : oh*g.OW+clo])
-						clear(row[oh*g.OW+chi : (oh+1)*g.OW])
+						seg := row[oh*g.OW : (oh+1)*g.OW]
+						for j := range clo {
+							seg[j] = 0
+						}
+						for j := chi; j < g.OW; j++ {
+							seg[j] = 0
+						}
 					}
 				}
 				if rlo >= rhi || clo >= chi {
@@ -277,43 +306,103 @@ func scatter[T Float](g convGeom, yt []T, n0, cnt int, bias, y []T, act Activati
 }
 
 // convForward computes y = act(x ⋆ w + b), (N, F, OH, OW), from x (N, C, H,
-// W), w (F, CKK) and the optional bias b (F).
+// W), w (F, CKK) and the optional bias b (F). It allocates nothing once its
+// workspace has its buffers (see loopPool).
 func convForward[T Float](g convGeom, ws *convWorkspace, x, w, b, y []T, act Activation) {
-	K, P := g.ckk(), g.p()
-	full := (K + g.F) * g.chunk(sizeOf[T]()) * P
-	eachChunk(g, sizeOf[T](), func(_, n0, cnt int) {
-		buf := getBuf[T](ws, full)
-		cols, yt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
-		unroll(g, x, n0, cnt, cols)
-		gemm(false, false, g.F, cnt*P, K, 1, w, K, cols, cnt*P, 0, yt, cnt*P)
-		scatter(g, yt, n0, cnt, b, y, act)
-		putBuf(ws, buf)
-	})
+	pool := poolFor[convForwardLoop[T]](&convForwardLoops32, &convForwardLoops64)
+	l := pool.get(newConvForwardLoop[T])
+	l.g, l.ws, l.x, l.w, l.b, l.y, l.act = g, ws, x, w, b, y, act
+	eachChunk(g, sizeOf[T](), l.body)
+	l.ws, l.x, l.w, l.b, l.y = nil, nil, nil, nil, nil
+	pool.put(l)
 }
 
-// convInputGrad computes dx (N, C, H, W) from w (F, CKK) and dy (N, F, OH, OW).
+// convForwardLoop is the state of convForward's loop over chunks.
+type convForwardLoop[T Float] struct {
+	g          convGeom
+	ws         *convWorkspace
+	x, w, b, y []T
+	act        Activation
+	body       func(chunk, n0, cnt int) // chunk
+}
+
+var (
+	convForwardLoops32 loopPool[convForwardLoop[float32]]
+	convForwardLoops64 loopPool[convForwardLoop[float64]]
+)
+
+func newConvForwardLoop[T Float]() *convForwardLoop[T] {
+	l := &convForwardLoop[T]{}
+	l.body = l.chunk
+	return l
+}
+
+// chunk computes the cnt images from n0.
+func (l *convForwardLoop[T]) chunk(_, n0, cnt int) {
+	g := l.g
+	K, P := g.ckk(), g.p()
+	full := (K + g.F) * g.chunk(sizeOf[T]()) * P
+	buf := getBuf[T](l.ws, full)
+	cols, yt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
+	unroll(g, l.x, n0, cnt, cols)
+	gemm(false, false, g.F, cnt*P, K, 1, l.w, K, cols, cnt*P, 0, yt, cnt*P)
+	scatter(g, yt, n0, cnt, l.b, l.y, l.act)
+	putBuf(l.ws, buf)
+}
+
+// convInputGrad computes dx (N, C, H, W) from w (F, CKK) and dy (N, F, OH,
+// OW). It allocates nothing once its workspace has its buffers.
 func convInputGrad[T Float](g convGeom, ws *convWorkspace, w, dy, dx []T) {
+	pool := poolFor[convGradLoop[T]](&convGradLoops32, &convGradLoops64)
+	l := pool.get(newConvGradLoop[T])
+	l.g, l.ws, l.w, l.dy, l.dx = g, ws, w, dy, dx
+	eachChunk(g, sizeOf[T](), l.inputBody)
+	l.ws, l.w, l.dy, l.dx = nil, nil, nil, nil
+	pool.put(l)
+}
+
+// convGradLoop is the state of convInputGrad's and convFilterGrad's loops
+// over chunks (see loopPool).
+type convGradLoop[T Float] struct {
+	g                     convGeom
+	ws                    *convWorkspace
+	x, w, dy, dx, parts   []T
+	inputBody, filterBody func(chunk, n0, cnt int)
+}
+
+var (
+	convGradLoops32 loopPool[convGradLoop[float32]]
+	convGradLoops64 loopPool[convGradLoop[float64]]
+)
+
+func newConvGradLoop[T Float]() *convGradLoop[T] {
+	l := &convGradLoop[T]{}
+	l.inputBody, l.filterBody = l.inputChunk, l.filterChunk
+	return l
+}
+
+// inputChunk computes dx for the cnt images from n0.
+func (l *convGradLoop[T]) inputChunk(_, n0, cnt int) {
+	g := l.g
 	K, P, img := g.ckk(), g.p(), g.C*g.H*g.W
 	full := (K + g.F) * g.chunk(sizeOf[T]()) * P
-	eachChunk(g, sizeOf[T](), func(_, n0, cnt int) {
-		buf := getBuf[T](ws, full)
-		dcols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
-		gather(g, dy, n0, cnt, dyt)
-		gemm(true, false, K, cnt*P, g.F, 1, w, K, dyt, cnt*P, 0, dcols, cnt*P)
-		d32, asm := any(dcols).([]float32)
-		asm = asm && g.asmConv()
-		var masks [16]uint16
-		for i := 0; i < cnt; i++ {
-			dxn := dx[(n0+i)*img : (n0+i+1)*img]
-			if asm {
-				col2imAsm(g, d32[i*P:], cnt*P, any(dxn).([]float32), &masks)
-				continue
-			}
-			clear(dxn)
-			col2im(g, dcols[i*P:], cnt*P, dxn)
+	buf := getBuf[T](l.ws, full)
+	dcols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
+	gather(g, l.dy, n0, cnt, dyt)
+	gemm(true, false, K, cnt*P, g.F, 1, l.w, K, dyt, cnt*P, 0, dcols, cnt*P)
+	d32, asm := any(dcols).([]float32)
+	asm = asm && g.asmConv()
+	var masks [16]uint16
+	for i := 0; i < cnt; i++ {
+		dxn := l.dx[(n0+i)*img : (n0+i+1)*img]
+		if asm {
+			col2imAsm(g, d32[i*P:], cnt*P, any(dxn).([]float32), &masks)
+			continue
 		}
-		putBuf(ws, buf)
-	})
+		clear(dxn)
+		col2im(g, dcols[i*P:], cnt*P, dxn)
+	}
+	putBuf(l.ws, buf)
 }
 
 // convFilterGrad computes dw (F, CKK) from x (N, C, H, W) and dy (N, F, OH,
@@ -322,24 +411,36 @@ func convInputGrad[T Float](g convGeom, ws *convWorkspace, w, dy, dx []T) {
 // (see chunk), so the result depends neither on GOMAXPROCS nor on which
 // core ran which chunk.
 func convFilterGrad[T Float](g convGeom, ws *convWorkspace, x, dy, dw []T) {
-	K, P, FK := g.ckk(), g.p(), g.F*g.ckk()
+	FK := g.F * g.ckk()
 	G := g.chunk(sizeOf[T]())
-	parts := partials[T](ws, (g.N+G-1)/G*FK)
-	full := (K + g.F) * G * P
-	chunks := eachChunk(g, sizeOf[T](), func(c, n0, cnt int) {
-		buf := getBuf[T](ws, full)
-		cols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
-		unroll(g, x, n0, cnt, cols)
-		gather(g, dy, n0, cnt, dyt)
-		gemm(false, true, g.F, K, cnt*P, 1, dyt, cnt*P, cols, cnt*P, 0, parts[c*FK:(c+1)*FK], K)
-		putBuf(ws, buf)
-	})
+	pool := poolFor[convGradLoop[T]](&convGradLoops32, &convGradLoops64)
+	l := pool.get(newConvGradLoop[T])
+	l.g, l.ws, l.x, l.dy = g, ws, x, dy
+	l.parts = partials[T](ws, (g.N+G-1)/G*FK)
+	chunks := eachChunk(g, sizeOf[T](), l.filterBody)
+	parts := l.parts
+	l.ws, l.x, l.dy, l.parts = nil, nil, nil, nil
+	pool.put(l)
 	copy(dw, parts[:FK])
 	for c := 1; c < chunks; c++ {
 		for i, v := range parts[c*FK : (c+1)*FK] {
 			dw[i] += v
 		}
 	}
+}
+
+// filterChunk computes chunk c's partial filter gradient, of the cnt
+// images from n0.
+func (l *convGradLoop[T]) filterChunk(c, n0, cnt int) {
+	g := l.g
+	K, P, FK := g.ckk(), g.p(), g.F*g.ckk()
+	full := (K + g.F) * g.chunk(sizeOf[T]()) * P
+	buf := getBuf[T](l.ws, full)
+	cols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
+	unroll(g, l.x, n0, cnt, cols)
+	gather(g, l.dy, n0, cnt, dyt)
+	gemm(false, true, g.F, K, cnt*P, 1, dyt, cnt*P, cols, cnt*P, 0, l.parts[c*FK:(c+1)*FK], K)
+	putBuf(l.ws, buf)
 }
 
 // sizeOf returns the size in bytes of a T.

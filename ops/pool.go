@@ -245,72 +245,142 @@ func poolTail(ow int) uint64 {
 	return lo | hi<<16 | (uint64(1)<<rem-1)<<32
 }
 
+// poolForward computes y from x on every core. It allocates nothing (see
+// loopPool).
 func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T) {
-	plane, oplane := g.H*g.W, g.OH*g.OW
+	pool := poolFor[poolForwardLoop[T]](&poolForwardLoops32, &poolForwardLoops64)
+	l := pool.get(newPoolForwardLoop[T])
+	l.g, l.kind, l.x, l.y = g, kind, x, y
 	if g.max2x2(kind) {
-		parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
-			for pl, n := lo, g.stack(lo, hi); pl < hi; pl += n {
-				maxPool2x2(x[pl*plane:(pl+n)*plane], y[pl*oplane:(pl+n)*oplane], g.W, n*g.OH, g.OW)
-			}
-		})
-		return
+		parallelFor(g.N*g.C, 4, l.max2x2)
+	} else {
+		parallelFor(g.N*g.C, 4, l.general)
 	}
+	l.x, l.y = nil, nil
+	pool.put(l)
+}
+
+// poolForwardLoop is the state of poolForward's loop over planes.
+type poolForwardLoop[T Float] struct {
+	g       poolGeom
+	kind    PoolKind
+	x, y    []T
+	max2x2  func(chunk, lo, hi int) // runMax2x2
+	general func(chunk, lo, hi int) // runGeneral
+}
+
+var (
+	poolForwardLoops32 loopPool[poolForwardLoop[float32]]
+	poolForwardLoops64 loopPool[poolForwardLoop[float64]]
+)
+
+func newPoolForwardLoop[T Float]() *poolForwardLoop[T] {
+	l := &poolForwardLoop[T]{}
+	l.max2x2, l.general = l.runMax2x2, l.runGeneral
+	return l
+}
+
+// runMax2x2 pools planes lo..hi-1 by 2×2 windows of stride 2.
+func (l *poolForwardLoop[T]) runMax2x2(_, lo, hi int) {
+	g := l.g
+	plane, oplane := g.H*g.W, g.OH*g.OW
+	for pl, n := lo, g.stack(lo, hi); pl < hi; pl += n {
+		maxPool2x2(l.x[pl*plane:(pl+n)*plane], l.y[pl*oplane:(pl+n)*oplane], g.W, n*g.OH, g.OW)
+	}
+}
+
+// runGeneral pools planes lo..hi-1 by any window.
+func (l *poolForwardLoop[T]) runGeneral(_, lo, hi int) {
+	g := l.g
+	plane, oplane := g.H*g.W, g.OH*g.OW
 	inv := 1 / T(g.KH*g.KW)
-	parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			xp, yp := x[pl*plane:(pl+1)*plane], y[pl*oplane:(pl+1)*oplane]
-			for oh := 0; oh < g.OH; oh++ {
-				for ow := 0; ow < g.OW; ow++ {
-					if kind == MaxPool {
-						yp[oh*g.OW+ow] = xp[argmax(g, xp, oh, ow)]
-						continue
-					}
-					r0, r1, c0, c1 := g.window(oh, ow)
-					var s T
-					for r := r0; r < r1; r++ {
-						for _, v := range xp[r*g.W+c0 : r*g.W+c1] {
-							s += v
-						}
-					}
-					yp[oh*g.OW+ow] = s * inv
+	for pl := lo; pl < hi; pl++ {
+		xp, yp := l.x[pl*plane:(pl+1)*plane], l.y[pl*oplane:(pl+1)*oplane]
+		for oh := 0; oh < g.OH; oh++ {
+			for ow := 0; ow < g.OW; ow++ {
+				if l.kind == MaxPool {
+					yp[oh*g.OW+ow] = xp[argmax(g, xp, oh, ow)]
+					continue
 				}
+				r0, r1, c0, c1 := g.window(oh, ow)
+				var s T
+				for r := r0; r < r1; r++ {
+					for _, v := range xp[r*g.W+c0 : r*g.W+c1] {
+						s += v
+					}
+				}
+				yp[oh*g.OW+ow] = s * inv
 			}
 		}
-	})
+	}
 }
 
 func poolBackward[T Float](g poolGeom, kind PoolKind, x, dy, dx []T) {
-	plane, oplane := g.H*g.W, g.OH*g.OW
+	pool := poolFor[poolBackwardLoop[T]](&poolBackwardLoops32, &poolBackwardLoops64)
+	l := pool.get(newPoolBackwardLoop[T])
+	l.g, l.kind, l.x, l.dy, l.dx = g, kind, x, dy, dx
 	if g.max2x2(kind) {
-		parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
-			for pl, n := lo, g.stack(lo, hi); pl < hi; pl += n {
-				maxPool2x2Grad(x[pl*plane:(pl+n)*plane], dy[pl*oplane:(pl+n)*oplane], dx[pl*plane:(pl+n)*plane], g.W, n*g.OH, g.OW)
-			}
-		})
-		return
+		parallelFor(g.N*g.C, 4, l.max2x2)
+	} else {
+		parallelFor(g.N*g.C, 4, l.general)
 	}
+	l.x, l.dy, l.dx = nil, nil, nil
+	pool.put(l)
+}
+
+// poolBackwardLoop is the state of poolBackward's loop over planes (see
+// loopPool).
+type poolBackwardLoop[T Float] struct {
+	g               poolGeom
+	kind            PoolKind
+	x, dy, dx       []T
+	max2x2, general func(chunk, lo, hi int) // runMax2x2, runGeneral
+}
+
+var (
+	poolBackwardLoops32 loopPool[poolBackwardLoop[float32]]
+	poolBackwardLoops64 loopPool[poolBackwardLoop[float64]]
+)
+
+func newPoolBackwardLoop[T Float]() *poolBackwardLoop[T] {
+	l := &poolBackwardLoop[T]{}
+	l.max2x2, l.general = l.runMax2x2, l.runGeneral
+	return l
+}
+
+// runMax2x2 computes planes [lo, hi) of dx with the 2×2 max-pool kernel.
+func (l *poolBackwardLoop[T]) runMax2x2(_, lo, hi int) {
+	g := l.g
+	plane, oplane := g.H*g.W, g.OH*g.OW
+	for pl, n := lo, g.stack(lo, hi); pl < hi; pl += n {
+		maxPool2x2Grad(l.x[pl*plane:(pl+n)*plane], l.dy[pl*oplane:(pl+n)*oplane], l.dx[pl*plane:(pl+n)*plane], g.W, n*g.OH, g.OW)
+	}
+}
+
+// runGeneral computes planes [lo, hi) of dx for any window.
+func (l *poolBackwardLoop[T]) runGeneral(_, lo, hi int) {
+	g, kind := l.g, l.kind
+	plane, oplane := g.H*g.W, g.OH*g.OW
 	inv := 1 / T(g.KH*g.KW)
-	parallelFor(g.N*g.C, 4, func(_, lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			xp, dyp, dxp := x[pl*plane:(pl+1)*plane], dy[pl*oplane:(pl+1)*oplane], dx[pl*plane:(pl+1)*plane]
-			clear(dxp)
-			for oh := 0; oh < g.OH; oh++ {
-				for ow := 0; ow < g.OW; ow++ {
-					d := dyp[oh*g.OW+ow]
-					if kind == MaxPool {
-						dxp[argmax(g, xp, oh, ow)] += d
-						continue
-					}
-					r0, r1, c0, c1 := g.window(oh, ow)
-					d *= inv
-					for r := r0; r < r1; r++ {
-						row := dxp[r*g.W+c0 : r*g.W+c1]
-						for i := range row {
-							row[i] += d
-						}
+	for pl := lo; pl < hi; pl++ {
+		xp, dyp, dxp := l.x[pl*plane:(pl+1)*plane], l.dy[pl*oplane:(pl+1)*oplane], l.dx[pl*plane:(pl+1)*plane]
+		clear(dxp)
+		for oh := 0; oh < g.OH; oh++ {
+			for ow := 0; ow < g.OW; ow++ {
+				d := dyp[oh*g.OW+ow]
+				if kind == MaxPool {
+					dxp[argmax(g, xp, oh, ow)] += d
+					continue
+				}
+				r0, r1, c0, c1 := g.window(oh, ow)
+				d *= inv
+				for r := r0; r < r1; r++ {
+					row := dxp[r*g.W+c0 : r*g.W+c1]
+					for i := range row {
+						row[i] += d
 					}
 				}
 			}
 		}
-	})
+	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/retina-ml/retina/datasets"
 	"github.com/retina-ml/retina/graph"
+	"github.com/retina-ml/retina/internal/exec"
+	"github.com/retina-ml/retina/predict"
 	"github.com/retina-ml/retina/train/dist"
 )
 
@@ -14,7 +16,7 @@ import (
 // training graph's parameter tensors; with a loss, it also computes the
 // loss against bound targets.
 type evaluator struct {
-	vm    G.VM
+	plan  *exec.Plan
 	built *graph.Built
 	xs    []*tensor.Dense
 	ys    []*tensor.Dense // the targets; none without a loss, or when the target is the input
@@ -38,7 +40,13 @@ func newEvaluator(m *graph.Model, batch int, loss Loss, reconstruct bool) (*eval
 	} else if e.loss, err = loss.Build(e.built, targets); err != nil {
 		return nil, errors.Wrapf(err, "train: %v loss", loss)
 	}
-	e.vm = G.NewTapeMachine(g)
+	roots := append(append(G.Nodes(nil), e.built.Outputs...), e.built.Logits...)
+	if e.loss != nil {
+		roots = append(roots, e.loss)
+	}
+	if e.plan, err = exec.Compile(g, roots, nil); err != nil {
+		return nil, errors.Wrap(err, "train: planning the evaluation")
+	}
 	return e, nil
 }
 
@@ -56,8 +64,7 @@ func (e *evaluator) load(f *feed) {
 // forward runs the model on the loaded input; Output and Logits hold the
 // results until the next call.
 func (e *evaluator) forward() error {
-	e.vm.Reset()
-	return errors.Wrap(e.vm.RunAll(), "train: evaluation")
+	return errors.Wrap(e.plan.Run(), "train: evaluation")
 }
 
 // evaluator returns the cached evaluation graph for batch size n.
@@ -137,7 +144,7 @@ func (t *Trainer) evaluateSums(c *columns) (m SetMetrics, correct int, err error
 		if err := e.forward(); err != nil {
 			return m, 0, err
 		}
-		loss, err := scalar(e.loss.Value())
+		loss, err := scalar(e.plan.Value(e.loss))
 		if err != nil {
 			return m, 0, errors.Wrap(err, "train: evaluation loss")
 		}
@@ -148,19 +155,19 @@ func (t *Trainer) evaluateSums(c *columns) (m SetMetrics, correct int, err error
 			width := len(x) / full.batch
 			out = make32(&out, width)
 			for i := 0; i < f.size; i++ {
-				row(e.built.Outputs[0].Value(), i, out)
+				row(e.plan.Value(e.built.Outputs[0]), i, out)
 				m.ReconError += squaredError(out, x[i*width:(i+1)*width])
 			}
 		}
 		if t.classifier() {
-			correct += countCorrect(e.built.Logits[0].Value(), f.labels[:f.size], make32(&scratch, e.ys[0].Shape()[1]))
+			correct += countCorrect(e.plan.Value(e.built.Logits[0]), f.labels[:f.size], make32(&scratch, e.ys[0].Shape()[1]))
 		}
 	}
 	return m, correct, errors.Wrap(it.err(), "train: evaluation batches")
 }
 
 // DefaultPredictBatch is the batch size Predict uses when given 0.
-const DefaultPredictBatch = 500
+const DefaultPredictBatch = predict.DefaultBatch
 
 // Predict runs m in evaluation mode (dropout off) on every sample of src, a
 // *datasets.Set for a model with one input or a *datasets.Table with one
@@ -170,7 +177,9 @@ const DefaultPredictBatch = 500
 // as its input, whatever their shapes ((1, 28, 28) images feed a (784)
 // model). Samples go through in batches of batch (0: DefaultPredictBatch);
 // the last is padded and the padding dropped. It needs no Trainer: use it
-// with any declared model, trained or not.
+// with any declared model, trained or not. It is a predict.Predictor's
+// Predict over the columns of src; to predict many times, or without a
+// Source, use a Predictor.
 func Predict(m *graph.Model, src datasets.Source, batch int) ([][]float32, error) {
 	c, err := newColumns(m, src, false, "prediction data")
 	if err != nil {
@@ -182,31 +191,17 @@ func Predict(m *graph.Model, src datasets.Source, batch int) ([][]float32, error
 	if batch <= 0 {
 		batch = DefaultPredictBatch
 	}
-	e, err := newEvaluator(m, min(batch, c.samples), nil, false)
+	p, err := predict.New(m, min(batch, c.samples))
 	if err != nil {
-		return nil, err
+		return nil, errors.Wrap(err, "train")
 	}
-	defer e.vm.Close()
-	outs := make([][]float32, len(m.Outputs()))
-	for k, o := range m.Outputs() {
-		outs[k] = make([]float32, c.samples*o.TotalSize())
+	defer p.Close()
+	inputs := make([][]float32, len(c.in))
+	for k, i := range c.in {
+		inputs[k] = c.sets[i].X
 	}
-	it := c.epoch(datasets.Loader{BatchSize: e.batch, Partial: datasets.PadPartial}, 0)
-	n := 0
-	for it.next() {
-		e.load(&it.feed)
-		if err := e.forward(); err != nil {
-			return nil, err
-		}
-		for k, out := range outs {
-			width := m.Outputs()[k].TotalSize()
-			for i := 0; i < it.feed.size; i++ {
-				row(e.built.Outputs[k].Value(), i, out[(n+i)*width:(n+i+1)*width])
-			}
-		}
-		n += it.feed.size
-	}
-	return outs, errors.Wrap(it.err(), "train: prediction batches")
+	outs, err := p.Predict(inputs...)
+	return outs, errors.Wrap(err, "train")
 }
 
 // row copies sample i of a batched value into dst (converting to float32).

@@ -192,12 +192,12 @@ func (t *Trainer) tally(loss float64) {
 		width := len(x) / b.size
 		out := make32(&t.row, width)
 		for i := 0; i < b.size; i++ {
-			row(t.built.Outputs[0].Value(), i, out)
+			row(t.plan.Value(t.built.Outputs[0]), i, out)
 			p.ReconSum += squaredError(out, x[i*width:(i+1)*width])
 		}
 	}
 	if t.classifier() {
-		p.Correct += countCorrect(t.built.Logits[0].Value(), b.labels, make32(&t.row, t.ys[0].Shape()[1]))
+		p.Correct += countCorrect(t.plan.Value(t.built.Logits[0]), b.labels, make32(&t.row, t.ys[0].Shape()[1]))
 	}
 }
 

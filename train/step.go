@@ -128,11 +128,10 @@ func copyInto(d *tensor.Dense, src []float32) {
 // run executes the forward and backward passes and returns the loss.
 func (t *Trainer) run() (float64, error) {
 	t.built.SetRandom(t.cfg.Seed, uint64(t.state.Step))
-	t.vm.Reset()
-	if err := t.vm.RunAll(); err != nil {
+	if err := t.plan.Run(); err != nil {
 		return 0, errors.Wrapf(err, "train: step %d", t.state.Step)
 	}
-	loss, err := scalar(t.loss.Value())
+	loss, err := scalar(t.plan.Value(t.loss))
 	if err != nil {
 		return 0, errors.Wrapf(err, "train: step %d: reading the loss", t.state.Step)
 	}
@@ -142,9 +141,9 @@ func (t *Trainer) run() (float64, error) {
 // collectGrads reads the gradient values the machine computed.
 func (t *Trainer) collectGrads() error {
 	for i, gn := range t.grads {
-		v, ok := gn.Value().(*tensor.Dense)
+		v, ok := t.plan.Value(gn).(*tensor.Dense)
 		if !ok {
-			return errors.Errorf("train: gradient of %s is %T", t.params[i].Name, gn.Value())
+			return errors.Errorf("train: gradient of %s is %T", t.params[i].Name, t.plan.Value(gn))
 		}
 		t.gvals[i] = v
 	}

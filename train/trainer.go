@@ -12,6 +12,7 @@ import (
 
 	"github.com/retina-ml/retina/datasets"
 	"github.com/retina-ml/retina/graph"
+	"github.com/retina-ml/retina/internal/exec"
 	"github.com/retina-ml/retina/train/dist"
 )
 
@@ -141,15 +142,16 @@ func (r *Result) Last() EpochMetrics {
 var ErrInterrupted = errors.New("train: interrupted")
 
 // Trainer trains a graph.Model: it builds the training graph once (model,
-// loss, gradients from gorgonia.Grad), compiles one TapeMachine, and runs
-// optimizer steps over batches.
+// loss, gradients from gorgonia.Grad), plans its ops once (internal/exec,
+// which runs them as Gorgonia's TapeMachine would, without allocating),
+// and runs optimizer steps over batches.
 type Trainer struct {
 	model  *graph.Model
 	cfg    Config
 	params []*graph.Param
 
 	g     *G.ExprGraph
-	vm    G.VM
+	plan  *exec.Plan
 	built *graph.Built
 	xs    []*tensor.Dense // bound to the input nodes
 	ys    []*tensor.Dense // bound to the target nodes; none under Reconstruct
@@ -241,7 +243,9 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 	// Compile only what the step needs: the loss, the outputs and the
 	// parameter gradients (not, say, the gradient of the input images).
 	roots := append(append(append(G.Nodes{t.loss}, t.built.Outputs...), t.built.Logits...), t.grads...)
-	t.vm = G.NewTapeMachine(t.g.ExactSubgraphRoots(roots...))
+	if t.plan, err = exec.Compile(t.g, roots, nil); err != nil {
+		return nil, errors.Wrap(err, "train: planning the training step")
+	}
 	t.gvals = make([]*tensor.Dense, len(t.grads))
 	t.local = feed{inputs: make([][]float32, len(t.xs)), targets: make([][]float32, len(t.ys))}
 	t.single = feed{inputs: make([][]float32, 1), targets: make([][]float32, len(t.ys))}
@@ -249,12 +253,9 @@ func New(m *graph.Model, cfg Config) (*Trainer, error) {
 	return t, nil
 }
 
-// Close releases the machines.
+// Close releases the graphs and their buffers. It always returns nil.
 func (t *Trainer) Close() error {
-	t.vm.Close()
-	for _, e := range t.evals {
-		e.vm.Close()
-	}
+	t.plan, t.evals = nil, nil
 	return nil
 }
 

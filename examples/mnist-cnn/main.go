@@ -7,9 +7,12 @@
 //	go run ./examples/mnist-cnn -model seed  # the lecture's 3-feature-map network
 //	go run ./examples/mnist-cnn -augment    # shifted and rotated training images, 20 epochs: 99.56% (README)
 //
-// It prints per-epoch progress and the final accuracy, and writes
-// config.json, metrics.jsonl, a checkpoint and metrics.json to -out.
-// Ctrl-C saves a checkpoint; -out DIR -resume continues the run.
+// It prints per-epoch progress, the final accuracy and each class's F1,
+// and writes config.json, metrics.jsonl, a checkpoint, metrics.json (with
+// the test set's per-class metrics and confusion matrix), confusion.png
+// and the trained weights, model.safetensors (examples/predict reads the
+// run), to -out. Ctrl-C saves a checkpoint; -out DIR -resume continues the
+// run.
 package main
 
 import (

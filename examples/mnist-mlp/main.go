@@ -6,9 +6,11 @@
 //	go run ./examples/mnist-mlp -epochs 2 -limit 10000
 //	go run ./examples/mnist-mlp -augment   # shifted and rotated training images, 30 epochs: 98.44% (README)
 //
-// It writes config.json, metrics.jsonl (one line per epoch), a checkpoint
-// and metrics.json to -out. Ctrl-C saves a checkpoint; -out DIR -resume
-// continues the run.
+// It writes config.json, metrics.jsonl (one line per epoch), a checkpoint,
+// metrics.json (with the test set's per-class metrics and confusion
+// matrix), confusion.png and the trained weights, model.safetensors
+// (examples/predict reads the run), to -out. Ctrl-C saves a checkpoint;
+// -out DIR -resume continues the run.
 package main
 
 import (

@@ -11,26 +11,26 @@
 // halves the size with stride 2, and its shortcut is a strided 1×1
 // convolution with batch norm); global average pooling; a dense layer of
 // 10. A basic block is relu(x + bn(conv(relu(bn(conv(x)))))). Convolutions
-// feeding batch norm have no bias; weights are He-uniform before ReLUs.
+// feeding batch norm have no bias; weights are He-uniform before ReLUs. The
+// network is cnn.ResNet (models/cnn).
 //
 // Trained with SGD (momentum 0.9, weight decay 5·10⁻⁴ on every parameter)
 // at a learning rate that follows a cosine to 0, batch 128. It writes
-// config.json, metrics.jsonl, a checkpoint (with the running statistics)
-// and metrics.json to -out. Ctrl-C saves a checkpoint; -out DIR -resume
-// continues the run.
+// config.json, metrics.jsonl, a checkpoint (with the running statistics),
+// metrics.json (with the test set's per-class metrics and confusion
+// matrix), confusion.png and the trained weights, model.safetensors
+// (examples/predict reads the run), to -out. Ctrl-C saves a checkpoint;
+// -out DIR -resume continues the run.
 package main
 
 import (
 	"flag"
-	"fmt"
 	"math"
 	"os"
 
-	"github.com/pkg/errors"
-
 	"github.com/retina-ml/retina/examples/internal/cli"
 	"github.com/retina-ml/retina/graph"
-	"github.com/retina-ml/retina/ops"
+	"github.com/retina-ml/retina/models/cnn"
 	"github.com/retina-ml/retina/train"
 )
 
@@ -66,7 +66,7 @@ func run(f *cli.Flags, width, blocks int, momentum, decay float64) error {
 		return err
 	}
 	defer r.Close()
-	model, err := ResNet(width, blocks, graph.WithSeed(f.Seed))
+	model, err := cnn.ResNet(width, blocks, graph.WithSeed(f.Seed))
 	if err != nil {
 		return err
 	}
@@ -75,48 +75,4 @@ func run(f *cli.Flags, width, blocks int, momentum, decay float64) error {
 		Optimizer: &train.SGD{LearningRate: f.LR, Momentum: momentum, WeightDecay: decay},
 		Schedule:  train.Cosine{},
 	})
-}
-
-// ResNet declares the network described in the package comment for
-// 1×28×28 images.
-func ResNet(width, blocks int, opts ...graph.Option) (*graph.Model, error) {
-	if width < 1 || blocks < 1 {
-		return nil, errors.Errorf("resnet: width %d and blocks %d, want ≥ 1", width, blocks)
-	}
-	return graph.Func([]graph.Shape{{1, 28, 28}}, func(s *graph.Scope, in []*graph.Value) []*graph.Value {
-		stem := s.Sub("stem")
-		h := stem.Apply(graph.Conv2D{Maps: width, Window: ops.Square(3, 1, 1), NoBias: true, Init: graph.HeUniform}, in[0])
-		h = stem.Apply(graph.ReLU{}, stem.Apply(graph.BatchNorm{}, h))
-		for stage := range 3 {
-			st := s.Sub(fmt.Sprintf("stage%d", stage+1))
-			for b := range blocks {
-				stride := 1
-				if stage > 0 && b == 0 {
-					stride = 2
-				}
-				h = basicBlock(st.Sub(fmt.Sprintf("block%d", b+1)), h, width<<stage, stride)
-			}
-		}
-		h = s.Apply(graph.GlobalAvgPool2D{}, h)
-		return []*graph.Value{s.Apply(graph.Dense{Units: 10}, h)}
-	}, append([]graph.Option{graph.WithName("resnet")}, opts...)...)
-}
-
-// basicBlock is relu(x + bn(conv(relu(bn(conv(x)))))) with 3×3
-// convolutions of maps feature maps, the first of the given stride; when
-// the shape changes, the shortcut is bn(conv1×1(x)) of that stride.
-func basicBlock(s *graph.Scope, x *graph.Value, maps, stride int) *graph.Value {
-	conv := func(k, stride, pad int) graph.Conv2D {
-		return graph.Conv2D{Maps: maps, Window: ops.Square(k, stride, pad), NoBias: true, Init: graph.HeUniform}
-	}
-	h := s.Apply(conv(3, stride, 1), x)
-	h = s.Apply(graph.ReLU{}, s.Apply(graph.BatchNorm{}, h))
-	h = s.Apply(graph.BatchNorm{}, s.Apply(conv(3, 1, 1), h))
-	short := x
-	if stride != 1 || x.Shape()[0] != maps {
-		c := conv(1, stride, 0)
-		c.Init = graph.GlorotUniform
-		short = s.Apply(graph.BatchNorm{}, s.Apply(c, x))
-	}
-	return s.Apply(graph.ReLU{}, s.Apply(graph.Add{}, h, short))
 }

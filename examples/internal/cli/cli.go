@@ -26,7 +26,9 @@ import (
 	"github.com/retina-ml/retina/datasets"
 	"github.com/retina-ml/retina/examples/internal/plots"
 	"github.com/retina-ml/retina/graph"
+	"github.com/retina-ml/retina/graph/weights"
 	"github.com/retina-ml/retina/ops"
+	"github.com/retina-ml/retina/predict"
 	"github.com/retina-ml/retina/train"
 	"github.com/retina-ml/retina/train/dist"
 )
@@ -560,10 +562,18 @@ func PrintJSON(v any) {
 // Backend names the matrix-multiply implementation in use.
 func Backend() string { return ops.Backend() }
 
+// WeightsName is the file in a run folder that holds a classifier
+// example's trained weights (graph/weights' safetensors).
+const WeightsName = "model.safetensors"
+
 // TrainClassifier trains model on the -dataset data set with cfg — completed with the
 // run's epochs, batch, seed, directory and processes — after printing the
-// model's summary, then writes metrics.json (named model) and prints the
-// test accuracy. It is the body of the classifier examples.
+// model's summary, then evaluates the test set per class and writes
+// metrics.json (named model; with test_per_class, test_confusion and
+// test_macro_f1, see predict.Confusion), confusion.png (the test set's
+// confusion matrix) and the trained weights, model.safetensors
+// (WeightsName), and prints the test accuracy and each class's F1. It is
+// the body of the classifier examples.
 func (r *Run) TrainClassifier(model string, m *graph.Model, cfg train.Config) error {
 	trainSet, testSet, err := r.MNIST()
 	if err != nil {
@@ -587,13 +597,53 @@ func (r *Run) TrainClassifier(model string, m *graph.Model, cfg train.Config) er
 	if err != nil {
 		return err
 	}
-	if err := r.WriteMetrics(Summary(model, f, res)); err != nil {
+	metrics := Summary(model, f, res)
+	if !r.Primary() {
+		return nil // rank 0 evaluates and writes the files
+	}
+	conf, err := evaluateClassifier(m, testSet, tr.Config().EvalBatch)
+	if err != nil {
+		return err
+	}
+	metrics["test_per_class"] = conf.PerClass()
+	metrics["test_confusion"] = conf.Matrix()
+	metrics["test_macro_f1"] = conf.MacroF1()
+	if err := weights.Save(filepath.Join(r.Dir, WeightsName), m); err != nil {
+		return err
+	}
+	if err := plots.Confusion(filepath.Join(r.Dir, "confusion.png"), fmt.Sprintf("%s on the %s test set: accuracy %.2f%%", model, f.Dataset, 100*conf.Accuracy()), conf, nil); err != nil {
+		return err
+	}
+	if err := r.WriteMetrics(metrics); err != nil {
 		return err
 	}
 	last := res.Last()
 	fmt.Fprintf(r.Out, "test accuracy %.2f%% (error %.2f%%) after %d epochs, %.1fs of training, %.0f samples/s\n",
 		100*last.Test.Accuracy, 100*(1-last.Test.Accuracy), len(res.Epochs), res.TrainSeconds, res.SamplesPerSecond)
+	fmt.Fprintln(r.Out, f1Line(conf))
 	return nil
+}
+
+// evaluateClassifier classifies every sample of set with m in batches of
+// batch (0: predict.DefaultBatch).
+func evaluateClassifier(m *graph.Model, set *datasets.Set, batch int) (*predict.Confusion, error) {
+	p, err := predict.New(m, min(max(batch, 0), set.Len()))
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return predict.Evaluate(p, set)
+}
+
+// f1Line formats each class's F1 and the macro average on one line.
+func f1Line(c *predict.Confusion) string {
+	var b strings.Builder
+	b.WriteString("test F1 per class:")
+	for k := range c.Classes() {
+		fmt.Fprintf(&b, " %d:%.4f", k, c.F1(k))
+	}
+	fmt.Fprintf(&b, " (macro %.4f)", c.MacroF1())
+	return b.String()
 }
 
 // saveAugmented draws the first 8 training images and their variants in the

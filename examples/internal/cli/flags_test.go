@@ -129,10 +129,13 @@ func TestHostileFlags(t *testing.T) {
 		"conv-autoencoder": {{"-maps", []string{"-maps", "0"}}, {"-loss", []string{"-loss", "cross-entropy"}}, {"-loss", []string{"-loss", "l2"}}},
 		"cifar10":          {{"-dataset", []string{"-dataset", "fashion"}}, {"-momentum", []string{"-momentum", "2"}}},
 		"lecture":          {{"-digit", []string{"-digit", "-1"}}, {"-digit", []string{"-digit", "10000"}}},
+		"predict": {{"-model", []string{"-model", "alexnet", "-weights", "w", "-mnist-test", "1"}}, {"-weights", []string{"-model", "lenet", "-weights", "/nonexistent/w", "-mnist-test", "1"}},
+			{"-run", []string{"-run", "/nonexistent/run", "-mnist-test", "1"}}, {"-mnist-test", []string{"-model", "lenet", "-weights", "w", "-mnist-test", "-1"}},
+			{"-batch", []string{"-model", "lenet", "-weights", "w", "-mnist-test", "1", "-batch", "0"}}, {"-resample", []string{"-model", "lenet", "-weights", "w", "x.png", "-resample", "x"}}},
 	}
-	for _, name := range append(training, "scaling") {
+	for _, name := range append(training, "scaling", "predict") {
 		cases := own[name]
-		if name != "scaling" {
+		if name != "scaling" && name != "predict" {
 			cases = append(append(cases[:0:0], common...), cases...)
 		}
 		for _, tc := range cases {

@@ -9,11 +9,15 @@ import (
 
 	"github.com/pkg/errors"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/palette/brewer"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/retina-ml/retina/datasets"
+	"github.com/retina-ml/retina/predict"
 )
 
 // palette holds ten distinguishable colours (Tableau 10), one per digit.
@@ -133,4 +137,89 @@ func FirstOfEachDigit(set *datasets.Set) *datasets.Set {
 		}
 	}
 	return s
+}
+
+// Confusion writes a PNG heat map of a confusion matrix: true classes as
+// rows (the first on top), predicted classes as columns, each cell's count
+// written in it (for up to 30 classes) and shaded by log(1 + count), so
+// that the few errors off the diagonal show beside its thousands. names
+// labels the classes (nil: 0, 1, …).
+func Confusion(path, title string, c *predict.Confusion, names []string) error {
+	k := c.Classes()
+	if k < 1 {
+		return errors.New("confusion plot: no classes")
+	}
+	if names == nil {
+		for i := range k {
+			names = append(names, fmt.Sprint(i))
+		}
+	}
+	if len(names) != k {
+		return errors.Errorf("confusion plot: %d names for %d classes", len(names), k)
+	}
+	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
+	if err != nil {
+		return errors.Wrap(err, "confusion plot")
+	}
+	grid := confusionGrid{c: c, k: k}
+	heat := plotter.NewHeatMap(grid, pal)
+	heat.Min, heat.Max = 0, math.Max(grid.max(), 1)
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "predicted class"
+	p.Y.Label.Text = "true class"
+	p.Add(heat)
+	var xt, yt plot.ConstantTicks
+	for i := range k {
+		xt = append(xt, plot.Tick{Value: float64(i), Label: names[i]})
+		yt = append(yt, plot.Tick{Value: float64(k - 1 - i), Label: names[i]})
+	}
+	p.X.Tick.Marker, p.Y.Tick.Marker = xt, yt
+	p.X.Min, p.X.Max = -0.5, float64(k)-0.5
+	p.Y.Min, p.Y.Max = -0.5, float64(k)-0.5
+	if k <= 30 {
+		counts := &plotter.Labels{}
+		size := vg.Points(math.Min(10, 200/float64(k)))
+		for t := range k {
+			for pr := range k {
+				n := c.Count(t, pr)
+				counts.XYs = append(counts.XYs, plotter.XY{X: float64(pr), Y: float64(k - 1 - t)})
+				counts.Labels = append(counts.Labels, fmt.Sprint(n))
+				ink := color.Color(color.Black)
+				if grid.Z(pr, k-1-t) > 0.6*heat.Max {
+					ink = color.White
+				}
+				counts.TextStyle = append(counts.TextStyle, text.Style{
+					Color: ink, Font: font.From(plotter.DefaultFont, size), Handler: plot.DefaultTextHandler,
+					XAlign: draw.XCenter, YAlign: draw.YCenter,
+				})
+			}
+		}
+		p.Add(counts)
+	}
+	side := vg.Length(k)*0.45*vg.Inch + 1.2*vg.Inch
+	return errors.Wrapf(p.Save(side, side+0.3*vg.Inch, path), "saving %s", path)
+}
+
+// confusionGrid is a confusion matrix as a heat map's grid: column x is
+// the predicted class, row y the true class k − 1 − y, the value log(1 +
+// count).
+type confusionGrid struct {
+	c *predict.Confusion
+	k int
+}
+
+func (g confusionGrid) Dims() (c, r int)   { return g.k, g.k }
+func (g confusionGrid) X(c int) float64    { return float64(c) }
+func (g confusionGrid) Y(r int) float64    { return float64(r) }
+func (g confusionGrid) Z(c, r int) float64 { return math.Log1p(float64(g.c.Count(g.k-1-r, c))) }
+
+func (g confusionGrid) max() float64 {
+	m := 0.0
+	for c := range g.k {
+		for r := range g.k {
+			m = math.Max(m, g.Z(c, r))
+		}
+	}
+	return m
 }
