@@ -33,9 +33,10 @@
 // its test, on small generated files.
 //
 // It prints per-epoch progress and the final accuracy, and writes
-// config.json, metrics.jsonl, a checkpoint and metrics.json (with
-// test_accuracy) to -out. Ctrl-C saves a checkpoint; -out DIR -resume
-// continues the run.
+// config.json, metrics.jsonl, a checkpoint, metrics.json (with
+// test_accuracy and per-class precision, recall and F1), confusion.png (the
+// test set's confusion matrix, classes named) and model.safetensors to
+// -out. Ctrl-C saves a checkpoint; -out DIR -resume continues the run.
 package main
 
 import (
@@ -136,13 +137,7 @@ func run(f *cli.Flags, o *options, load loader) error {
 	if err != nil {
 		return err
 	}
-	if err := r.WriteMetrics(cli.Summary("cifar10-cnn", f, res)); err != nil {
-		return err
-	}
-	last := res.Last()
-	fmt.Fprintf(r.Out, "test accuracy %.2f%% (error %.2f%%) after %d epochs, %.1fs of training, %.0f samples/s\n",
-		100*last.Test.Accuracy, 100*(1-last.Test.Accuracy), len(res.Epochs), res.TrainSeconds, res.SamplesPerSecond)
-	return nil
+	return r.ReportClassifier("cifar10-cnn", "CIFAR-10", tr, res, testSet, datasets.CIFAR10Classes[:])
 }
 
 // loadData loads CIFAR-10 from -data, else $RETINA_DATA, and applies

@@ -160,6 +160,36 @@ func TestRun(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(out, train.CheckpointName)); err != nil || fi.Size() == 0 {
 		t.Errorf("checkpoint: %v", err)
 	}
+	// The per-class report: a 10×10 confusion matrix counting every test
+	// image once, whose diagonal agrees with the accuracy.
+	conf, ok := m["test_confusion"].([]any)
+	if !ok || len(conf) != 10 {
+		t.Fatalf("metrics.json test_confusion: %v", m["test_confusion"])
+	}
+	total, diag := 0.0, 0.0
+	for i, row := range conf {
+		r, _ := row.([]any)
+		if len(r) != 10 {
+			t.Fatalf("test_confusion row %d: %v", i, row)
+		}
+		for j, v := range r {
+			total += v.(float64)
+			if i == j {
+				diag += v.(float64)
+			}
+		}
+	}
+	if total != float64(perTest) || diag/total != acc {
+		t.Errorf("test_confusion counts %v images, %v on the diagonal; want %d and accuracy %v", total, diag, perTest, acc)
+	}
+	if pc, ok := m["test_per_class"].([]any); !ok || len(pc) != 10 {
+		t.Errorf("metrics.json test_per_class: %v", m["test_per_class"])
+	}
+	for _, name := range []string{"confusion.png", "model.safetensors"} {
+		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
 
 // TestDataErrors checks that missing or unusable data stop the example

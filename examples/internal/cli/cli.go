@@ -568,12 +568,8 @@ const WeightsName = "model.safetensors"
 
 // TrainClassifier trains model on the -dataset data set with cfg — completed with the
 // run's epochs, batch, seed, directory and processes — after printing the
-// model's summary, then evaluates the test set per class and writes
-// metrics.json (named model; with test_per_class, test_confusion and
-// test_macro_f1, see predict.Confusion), confusion.png (the test set's
-// confusion matrix) and the trained weights, model.safetensors
-// (WeightsName), and prints the test accuracy and each class's F1. It is
-// the body of the classifier examples.
+// model's summary, then reports as ReportClassifier does. It is the body of
+// the classifier examples.
 func (r *Run) TrainClassifier(model string, m *graph.Model, cfg train.Config) error {
 	trainSet, testSet, err := r.MNIST()
 	if err != nil {
@@ -597,10 +593,22 @@ func (r *Run) TrainClassifier(model string, m *graph.Model, cfg train.Config) er
 	if err != nil {
 		return err
 	}
-	metrics := Summary(model, f, res)
+	return r.ReportClassifier(model, f.Dataset, tr, res, testSet, nil)
+}
+
+// ReportClassifier ends a classifier's run once tr has trained it: it
+// evaluates testSet per class and writes metrics.json (named model; with
+// test_per_class, test_confusion and test_macro_f1, see predict.Confusion),
+// confusion.png (the confusion matrix of the data set named data, classes
+// labelled by names, or by number for nil) and the trained weights,
+// model.safetensors (WeightsName), and prints the test accuracy and each
+// class's F1. Only rank 0 evaluates and writes.
+func (r *Run) ReportClassifier(model, data string, tr *train.Trainer, res *train.Result, testSet *datasets.Set, names []string) error {
+	metrics := Summary(model, r.Flags, res)
 	if !r.Primary() {
-		return nil // rank 0 evaluates and writes the files
+		return nil
 	}
+	m := tr.Model()
 	conf, err := evaluateClassifier(m, testSet, tr.Config().EvalBatch)
 	if err != nil {
 		return err
@@ -611,7 +619,7 @@ func (r *Run) TrainClassifier(model string, m *graph.Model, cfg train.Config) er
 	if err := weights.Save(filepath.Join(r.Dir, WeightsName), m); err != nil {
 		return err
 	}
-	if err := plots.Confusion(filepath.Join(r.Dir, "confusion.png"), fmt.Sprintf("%s on the %s test set: accuracy %.2f%%", model, f.Dataset, 100*conf.Accuracy()), conf, nil); err != nil {
+	if err := plots.Confusion(filepath.Join(r.Dir, "confusion.png"), fmt.Sprintf("%s on the %s test set: accuracy %.2f%%", model, data, 100*conf.Accuracy()), conf, names); err != nil {
 		return err
 	}
 	if err := r.WriteMetrics(metrics); err != nil {
