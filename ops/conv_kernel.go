@@ -211,14 +211,26 @@ func im2col[T Float](g convGeom, x, cols []T, ld int) {
 					copyRows(row[rlo*g.OW+clo:], xc[ih*g.W+iw:], chi-clo, rhi-rlo, g.OW, g.SH*g.W)
 					continue
 				}
+				n := chi - clo
 				for oh := rlo; oh < rhi; oh, ih = oh+1, ih+g.SH {
-					seg, xr := row[oh*g.OW:(oh+1)*g.OW], xc[ih*g.W:(ih+1)*g.W]
-					for ow, j := clo, iw; ow < chi; ow, j = ow+1, j+g.SW {
-						seg[ow] = xr[j]
-					}
+					copyStrided(row[oh*g.OW+clo:oh*g.OW+chi], xc[ih*g.W+iw:ih*g.W+iw+(n-1)*g.SW+1], g.SW)
 				}
 			}
 		}
+	}
+}
+
+// copyStrided sets dst[k] = src[k·stride] for every k; src holds
+// (len(dst) − 1)·stride + 1 values.
+func copyStrided[T Float](dst, src []T, stride int) {
+	if stride == 2 {
+		for k := range dst {
+			dst[k] = src[2*k]
+		}
+		return
+	}
+	for k := range dst {
+		dst[k] = src[k*stride]
 	}
 }
 

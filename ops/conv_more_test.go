@@ -308,6 +308,33 @@ func TestUpsampleAndGAPForwardMatchNaive(t *testing.T) {
 	}
 }
 
+// TestGAPFloat32 checks GlobalAvgPool2D and its gradient on float32 planes
+// of the sizes where the kernels change (the assembly ones on AVX-512:
+// sums of 32 and more, fills of 16 and more) against the definition.
+func TestGAPFloat32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(53, 54))
+	for _, hw := range [][2]int{{3, 5}, {4, 4}, {1, 31}, {4, 8}, {3, 11}, {7, 7}, {14, 14}, {1, 1000}} {
+		x := randDense[float64](rng, 3, 5, hw[0], hw[1])
+		planes, n := 15, hw[0]*hw[1]
+		build := func(in ...*G.Node) (*G.Node, error) { return ops.GlobalAvgPool2D(in[0]) }
+		t.Run(fmt.Sprint(x.Shape()), func(t *testing.T) {
+			x32 := toFloat32([]*tensor.Dense{x})
+			if d := relDiff(asF64(runOp(t, build, x32)), naiveGAP(asF64(x32[0]), planes, n)); d > 1e-6 {
+				t.Errorf("output differs from the definition by %g", d)
+			}
+			r := asF64(randDense[float64](rng, 3, 5))
+			res := gradientsAgainst(t, build, x32, r)
+			want := make([]float64, planes*n)
+			for i := range want {
+				want[i] = float64(float32(float64(float32(r[i/n])) / float64(n)))
+			}
+			if d := maxAbsDiff(res[1], want); d != 0 {
+				t.Errorf("gradient differs from ∂L/∂y/(H·W) by %g", d)
+			}
+		})
+	}
+}
+
 // TestConvMoreGradients checks SymDiff, DoDiff and finite differences.
 func TestConvMoreGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(49, 50))

@@ -14,9 +14,10 @@ import (
 //
 // Both compute their statistics in float64, whatever the data's dtype, and
 // split their reductions by the shape alone: a sum over many elements is
-// cut into fixed blocks (normGrain elements or more), each summed in order
-// by one goroutine, and the blocks' sums are added in order. The results
-// are therefore the same bits whatever GOMAXPROCS.
+// cut into fixed blocks (normGrain elements or more), each summed by one
+// goroutine in a fixed order (see norm_lanes.go and norm_cols.go), and the
+// blocks' sums are added in order. The results are therefore the same bits
+// whatever GOMAXPROCS.
 
 // normGrain is the number of elements a block of a reduction covers at
 // least, when the shape allows.
@@ -281,32 +282,51 @@ func statsRowDef(name string, c, r int) Def {
 	}
 }
 
-// reduction passes of bnKernel.reduce
+// phases of bnKernel.units: what a unit of work computes
 const (
-	passSum   = iota // p1 = Σx
-	passSqDev        // p1 = Σ(x − μ)²
-	passGrad         // p1 = Σdy, p2 = Σdy·(x − μ)
+	bnSum        = iota // p1 = Σx of the unit's block
+	bnSqDev             // p1 = Σ(x − μ)²
+	bnGrad              // p1, p2, p3 = Σdy, Σ(x − μ)², Σdy·(x − μ)
+	bnNorm              // y from x and the coefficients mean, k1, b
+	bnDx                // ∂L/∂x from x, dy and the coefficients mean, k1, k2, k3
+	bnFwdFused          // the batch statistics of the unit's channels, then y
+	bnStatsFused        // the gradient statistics of the unit's channels
 )
 
 // bnKernel is the kernel of one BatchNorm op, with its scratch space: the
-// loop bodies are made once, so a call allocates nothing once warm.
+// loop body is made once, so a call allocates nothing once warm.
+//
+// Its loops run over units of work, each one a-block of cb channels (see
+// bnLayout). A channel's sums are its a-blocks' (rowsSum and the like, or
+// column sums for short planes, see norm_cols.go), added in order. When a
+// channel has a single a-block (na = 1, the usual case: channels of up to
+// normGrain values), a unit computes its channels' statistics and then
+// their output in one go, while they are in cache: one loop per op instead
+// of three.
 type bnKernel[T Float] struct {
 	p *bnParams
 
 	// Set for the duration of a call.
-	x, dy, y []T
-	pass     int
+	x, dy, y, gamma, beta []T
+	out                   []T // the (4, C) statistics (bnStatsFused)
+	phase                 int
 
-	p1, p2        []float64 // partial sums, (na, c)
+	p1, p2, p3    []float64 // partial sums, (na, c)
 	mean, invstd  []float64 // per channel
+	vari          []float64 // per channel: the biased batch variance (train)
 	k1, k2, k3, b []float64 // per channel: the coefficients of the elementwise pass
 
-	reduceBody, normBody, dxBody func(chunk, lo, hi int)
+	// Column mode (see norm_cols.go): the coefficients per column of a
+	// row of x, (C·in), and the column sums, (na, C·in).
+	mcol, k1col, k2col, k3col, bcol []float64
+	s1, s2, s3                      []float64
+
+	body func(chunk, lo, hi int)
 }
 
 func newBNKernel[T Float](p *bnParams, step bnStep) func([]T, [][]T) {
 	k := &bnKernel[T]{p: p}
-	k.reduceBody, k.normBody, k.dxBody = k.reduce, k.normalize, k.inputGradRows
+	k.body = k.units
 	switch step {
 	case bnForward:
 		return k.forward
@@ -322,65 +342,116 @@ func (k *bnKernel[T]) scratch() {
 		return
 	}
 	l := k.p.l
-	k.p1, k.p2 = make([]float64, l.na*l.c), make([]float64, l.na*l.c)
-	k.mean, k.invstd = make([]float64, l.c), make([]float64, l.c)
+	k.p1, k.p2, k.p3 = make([]float64, l.na*l.c), make([]float64, l.na*l.c), make([]float64, l.na*l.c)
+	k.mean, k.invstd, k.vari = make([]float64, l.c), make([]float64, l.c), make([]float64, l.c)
 	k.k1, k.k2, k.k3, k.b = make([]float64, l.c), make([]float64, l.c), make([]float64, l.c), make([]float64, l.c)
-}
-
-// run runs one reduction pass over x (and dy) and adds up each channel's
-// partial sums in order into s1 (and s2).
-func (k *bnKernel[T]) run(pass int, s1, s2 []float64) {
-	l := k.p.l
-	k.pass = pass
-	parallelFor(l.na*l.nc, 1, k.reduceBody)
-	for c := 0; c < l.c; c++ {
-		var a, b float64
-		for ka := 0; ka < l.na; ka++ {
-			a += k.p1[ka*l.c+c]
-			b += k.p2[ka*l.c+c]
-		}
-		s1[c] = a
-		if s2 != nil {
-			s2[c] = b
-		}
+	if l.colMode() {
+		k.colScratch()
 	}
 }
 
-// reduce computes the partial sums of units [lo, hi): each a-block's rows
-// in order, each row in order (see normSum).
-func (k *bnKernel[T]) reduce(_, lo, hi int) {
+// run runs phase over every unit of work.
+func (k *bnKernel[T]) run(phase int) {
 	l := k.p.l
+	if l.colMode() && phase != bnSum && phase != bnFwdFused && phase != bnStatsFused {
+		k.fillCols(0, l.c)
+	}
+	k.phase = phase
+	parallelFor(l.na*l.nc, 1, k.body)
+}
+
+// combine adds up each channel's partial sums p (na, c) in order into s.
+func (k *bnKernel[T]) combine(p, s []float64) {
+	l := k.p.l
+	for c := 0; c < l.c; c++ {
+		var a float64
+		for ka := 0; ka < l.na; ka++ {
+			a += p[ka*l.c+c]
+		}
+		s[c] = a
+	}
+}
+
+// units runs the phase on units [lo, hi): for each channel of the unit,
+// on the rows of its a-block.
+func (k *bnKernel[T]) units(_, lo, hi int) {
+	l := k.p.l
+	stride := l.c * l.in
 	for u := lo; u < hi; u++ {
 		ka, kc := u/l.nc, u%l.nc
 		a0, a1 := ka*l.ab, min(l.a, (ka+1)*l.ab)
 		c0, c1 := kc*l.cb, min(l.c, (kc+1)*l.cb)
-		p1, p2 := k.p1[ka*l.c:(ka+1)*l.c], k.p2[ka*l.c:(ka+1)*l.c]
-		for c := c0; c < c1; c++ {
-			p1[c], p2[c] = 0, 0
+		if l.colMode() {
+			k.colUnit(ka, a0, a1, c0, c1)
+			continue
 		}
-		for a := a0; a < a1; a++ {
-			for c := c0; c < c1; c++ {
-				off := (a*l.c + c) * l.in
-				x := k.x[off : off+l.in]
-				switch k.pass {
-				case passSum:
-					p1[c] += normSum(x)
-				case passSqDev:
-					p1[c] += normSqDev(x, k.mean[c])
-				case passGrad:
-					s, d := normDotDev(k.dy[off:off+l.in], x, k.mean[c])
-					p1[c] += s
-					p2[c] += d
-				}
+		rows := a1 - a0
+		for c := c0; c < c1; c++ {
+			off := (a0*l.c + c) * l.in
+			i := ka*l.c + c
+			switch k.phase {
+			case bnSum:
+				k.p1[i] = rowsSum(k.x[off:], l.in, rows, stride)
+			case bnSqDev:
+				k.p1[i] = rowsSqDev(k.x[off:], l.in, rows, stride, k.mean[c])
+			case bnGrad:
+				s := rowsGradSums(k.x[off:], k.dy[off:], l.in, rows, stride, k.mean[c])
+				k.p1[i], k.p2[i], k.p3[i] = s[0], s[1], s[2]
+			case bnNorm:
+				bnNormRows(k.y[off:], k.x[off:], l.in, rows, stride, k.mean[c], k.k1[c], k.b[c])
+			case bnDx:
+				k.dxRows(c, off, rows, stride)
+			case bnFwdFused:
+				k.fusedForward(c, off, rows, stride)
+			case bnStatsFused:
+				k.fusedStats(c, off, rows, stride)
 			}
 		}
 	}
 }
 
-// stats sets mean and invstd from x: the batch statistics in train mode,
-// the running ones in eval mode. It returns the biased batch variances (in
-// k.k3) in train mode.
-func (k *bnKernel[T]) stats(x []T) {
+// setStats sets channel c's mean from Σx and its variance and invstd from
+// Σ(x − μ)².
+func (k *bnKernel[T]) setStats(c int, sum, sqDev float64) {
+	n := k.p.n
+	k.mean[c] = sum / n
+	v := sqDev / n
+	k.vari[c] = v
+	k.invstd[c] = 1 / math.Sqrt(v+k.p.eps)
+}
+
+// fusedForward computes channel c's batch statistics and output (one
+// a-block).
+func (k *bnKernel[T]) fusedForward(c, off, rows, stride int) {
+	in := k.p.l.in
+	x := k.x[off:]
+	sum := rowsSum(x, in, rows, stride)
+	k.setStats(c, sum, rowsSqDev(x, in, rows, stride, sum/k.p.n))
+	sc := float64(k.gamma[c]) * k.invstd[c]
+	bnNormRows(k.y[off:], x, in, rows, stride, k.mean[c], sc, float64(k.beta[c]))
+}
+
+// fusedStats writes channel c's gradient statistics (one a-block).
+func (k *bnKernel[T]) fusedStats(c, off, rows, stride int) {
+	in, nc := k.p.l.in, k.p.l.c
+	x := k.x[off:]
+	sum := rowsSum(x, in, rows, stride)
+	m := sum / k.p.n
+	s := rowsGradSums(x, k.dy[off:], in, rows, stride, m)
+	k.setStats(c, sum, s[1])
+	k.out[c] = T(m)
+	k.out[nc+c] = T(k.invstd[c])
+	k.out[2*nc+c] = T(s[0])
+	k.out[3*nc+c] = T(s[2] * k.invstd[c])
+}
+
+// fused reports whether a unit computes its channels' statistics in one
+// go (train mode, one a-block).
+func (k *bnKernel[T]) fused() bool { return k.p.train && k.p.l.na == 1 }
+
+// stats sets mean and invstd (and vari) from k.x: the batch statistics in
+// train mode, the running ones in eval mode.
+func (k *bnKernel[T]) stats() {
 	p := k.p
 	if !p.train {
 		rm, rv := normData[T](p.mean), normData[T](p.vari)
@@ -390,55 +461,43 @@ func (k *bnKernel[T]) stats(x []T) {
 		}
 		return
 	}
-	k.x = x
-	k.run(passSum, k.mean, nil)
+	k.run(bnSum)
+	k.combine(k.p1, k.k1)
 	for c := range k.mean {
-		k.mean[c] /= p.n
+		k.mean[c] = k.k1[c] / p.n
 	}
-	k.run(passSqDev, k.k3, nil)
-	for c, s := range k.k3 {
-		v := s / p.n
-		k.k3[c] = v
-		k.invstd[c] = 1 / math.Sqrt(v+p.eps)
+	k.run(bnSqDev)
+	k.combine(k.p1, k.k2)
+	for c := range k.mean {
+		k.setStats(c, k.k1[c], k.k2[c])
 	}
-	k.x = nil
 }
 
 // forward sets y = (x − μ)·γ/√(σ² + ε) + β and, in train mode, updates the
 // running statistics.
 func (k *bnKernel[T]) forward(y []T, in [][]T) {
 	k.scratch()
-	p, l := k.p, k.p.l
-	x, gamma, beta := in[0], in[1], in[2]
-	k.stats(x)
-	for c := range k.k1 {
-		k.k1[c] = float64(gamma[c]) * k.invstd[c]
-		k.b[c] = float64(beta[c])
+	p := k.p
+	k.x, k.y, k.gamma, k.beta = in[0], y, in[1], in[2]
+	if k.fused() {
+		k.run(bnFwdFused)
+	} else {
+		k.stats()
+		for c := range k.k1 {
+			k.k1[c] = float64(k.gamma[c]) * k.invstd[c]
+			k.b[c] = float64(k.beta[c])
+		}
+		k.run(bnNorm)
 	}
-	k.x, k.y = x, y
-	parallelFor(l.a*l.c, max(1, ewGrain/l.in), k.normBody)
-	k.x, k.y = nil, nil
+	k.x, k.y, k.gamma, k.beta = nil, nil, nil, nil
 	if p.train {
 		rm, rv, nb := normData[T](p.mean), normData[T](p.vari), normData[T](p.batches)
 		m, unbias := p.momentum, p.n/(p.n-1)
 		for c := range rm {
 			rm[c] = T((1-m)*float64(rm[c]) + m*k.mean[c])
-			rv[c] = T((1-m)*float64(rv[c]) + m*k.k3[c]*unbias)
+			rv[c] = T((1-m)*float64(rv[c]) + m*k.vari[c]*unbias)
 		}
 		nb[0]++
-	}
-}
-
-// normalize writes rows [lo, hi) of y, a row being one (n, c) plane.
-func (k *bnKernel[T]) normalize(_, lo, hi int) {
-	l := k.p.l
-	for r := lo; r < hi; r++ {
-		c := r % l.c
-		m, sc, b := k.mean[c], k.k1[c], k.b[c]
-		x, y := k.x[r*l.in:(r+1)*l.in], k.y[r*l.in:(r+1)*l.in]
-		for i, v := range x {
-			y[i] = T((float64(v)-m)*sc + b)
-		}
 	}
 }
 
@@ -447,26 +506,43 @@ func (k *bnKernel[T]) normalize(_, lo, hi int) {
 // train mode exactly as the forward pass did.
 func (k *bnKernel[T]) gradStats(out []T, in [][]T) {
 	k.scratch()
-	c := k.p.l.c
-	x, dy := in[0], in[1]
-	k.stats(x)
-	k.x, k.dy = x, dy
-	k.run(passGrad, k.k1, k.k2)
-	k.x, k.dy = nil, nil
+	p, c := k.p, k.p.l.c
+	k.x, k.dy, k.out = in[0], in[1], out
+	if k.fused() {
+		k.run(bnStatsFused)
+		k.x, k.dy, k.out = nil, nil, nil
+		return
+	}
+	if p.train {
+		k.run(bnSum)
+		k.combine(k.p1, k.k1)
+		for j := range k.mean {
+			k.mean[j] = k.k1[j] / p.n
+		}
+	} else {
+		k.stats()
+	}
+	k.run(bnGrad)
+	k.x, k.dy, k.out = nil, nil, nil
+	k.combine(k.p1, k.k2)
+	k.combine(k.p2, k.k3)
+	k.combine(k.p3, k.b)
 	for j := 0; j < c; j++ {
+		if p.train {
+			k.setStats(j, k.k1[j], k.k3[j])
+		}
 		out[j] = T(k.mean[j])
 		out[c+j] = T(k.invstd[j])
-		out[2*c+j] = T(k.k1[j])
-		out[3*c+j] = T(k.k2[j] * k.invstd[j])
+		out[2*c+j] = T(k.k2[j])
+		out[3*c+j] = T(k.b[j] * k.invstd[j])
 	}
 }
 
 // inputGrad writes ∂L/∂x from x, dy, γ and the statistics.
 func (k *bnKernel[T]) inputGrad(dx []T, in [][]T) {
 	k.scratch()
-	p, l := k.p, k.p.l
+	p, c := k.p, k.p.l.c
 	x, dy, gamma, st := in[0], in[1], in[2], in[3]
-	c := l.c
 	for j := 0; j < c; j++ {
 		m, is := float64(st[j]), float64(st[c+j])
 		k.mean[j] = m
@@ -477,84 +553,28 @@ func (k *bnKernel[T]) inputGrad(dx []T, in [][]T) {
 		}
 	}
 	k.x, k.dy, k.y = x, dy, dx
-	parallelFor(l.a*l.c, max(1, ewGrain/l.in), k.dxBody)
+	k.run(bnDx)
 	k.x, k.dy, k.y = nil, nil, nil
 }
 
-// inputGradRows writes rows [lo, hi) of ∂L/∂x (into k.y):
+// dxRows writes channel c's rows of ∂L/∂x (into k.y):
 // γ·invstd·(dy − Σdy/n − (x − μ)·invstd·Σ(dy·x̂)/n) in train mode,
 // γ·invstd·dy in eval mode.
-func (k *bnKernel[T]) inputGradRows(_, lo, hi int) {
-	l := k.p.l
-	for r := lo; r < hi; r++ {
-		c := r % l.c
-		x, dy, dx := k.x[r*l.in:(r+1)*l.in], k.dy[r*l.in:(r+1)*l.in], k.y[r*l.in:(r+1)*l.in]
-		k1 := k.k1[c]
-		if !k.p.train {
-			for i, v := range dy {
-				dx[i] = T(float64(v) * k1)
-			}
-			continue
-		}
-		m, k2, k3 := k.mean[c], k.k2[c], k.k3[c]
+func (k *bnKernel[T]) dxRows(c, off, rows, stride int) {
+	in := k.p.l.in
+	if k.p.train {
+		co := [4]float64{k.mean[c], k.k1[c], k.k2[c], k.k3[c]}
+		bnDxRows(k.y[off:], k.dy[off:], k.x[off:], in, rows, stride, &co)
+		return
+	}
+	k1 := k.k1[c]
+	for r := 0; r < rows; r++ {
+		o := off + r*stride
+		dy, dx := k.dy[o:o+in], k.y[o:o+in]
 		for i, v := range dy {
-			dx[i] = T(k1 * (float64(v) - k2 - (float64(x[i])-m)*k3))
+			dx[i] = T(float64(v) * k1)
 		}
 	}
-}
-
-// normSum returns Σx in float64, with four accumulators.
-func normSum[T Float](x []T) float64 {
-	var a, b, c, d float64
-	for len(x) >= 4 {
-		a += float64(x[0])
-		b += float64(x[1])
-		c += float64(x[2])
-		d += float64(x[3])
-		x = x[4:]
-	}
-	for _, v := range x {
-		a += float64(v)
-	}
-	return (a + b) + (c + d)
-}
-
-// normSqDev returns Σ(x − m)² in float64.
-func normSqDev[T Float](x []T, m float64) float64 {
-	var a, b, c, d float64
-	for len(x) >= 4 {
-		e, f, g, h := float64(x[0])-m, float64(x[1])-m, float64(x[2])-m, float64(x[3])-m
-		a += e * e
-		b += f * f
-		c += g * g
-		d += h * h
-		x = x[4:]
-	}
-	for _, v := range x {
-		e := float64(v) - m
-		a += e * e
-	}
-	return (a + b) + (c + d)
-}
-
-// normDotDev returns Σdy and Σdy·(x − m) in float64.
-func normDotDev[T Float](dy, x []T, m float64) (float64, float64) {
-	x = x[:len(dy)]
-	var s0, s1, d0, d1 float64
-	i := 0
-	for ; i+2 <= len(dy); i += 2 {
-		g0, g1 := float64(dy[i]), float64(dy[i+1])
-		s0 += g0
-		s1 += g1
-		d0 += g0 * (float64(x[i]) - m)
-		d1 += g1 * (float64(x[i+1]) - m)
-	}
-	for ; i < len(dy); i++ {
-		g := float64(dy[i])
-		s0 += g
-		d0 += g * (float64(x[i]) - m)
-	}
-	return s0 + s1, d0 + d1
 }
 
 // LayerNorm returns the layer normalisation of x, PyTorch's
@@ -631,15 +651,17 @@ func lnDef(s tensor.Shape, eps float64) Def {
 }
 
 // lnKernel is the kernel of one LayerNorm op. Rows (samples) are
-// independent: each is reduced in order by one goroutine. The parameter
-// gradients sum over the rows for each column, a column at a time in
-// order, with the columns split across the goroutines.
+// independent: each is reduced by one goroutine (rowsSum and the like).
+// The parameter gradients sum over the rows for each column, rows in
+// order, with blocks of columns split across the goroutines.
 type lnKernel[T Float] struct {
 	n, d int
 	eps  float64
 
 	x, dy, y, gamma, beta, stats []T
 	acc                          []float64 // per column
+	rowM, rowV                   []float64 // per row: statistics of rows
+	gamma64, beta64              []float64 // γ and β in float64
 
 	rowBody, colBody func(chunk, lo, hi int)
 	step             lnStep
@@ -650,6 +672,11 @@ func newLNKernel[T Float](s tensor.Shape, eps float64, step lnStep) func([]T, []
 	k.rowBody, k.colBody = k.rows, k.cols
 	return k.call
 }
+
+// lnGrain is the number of elements below which a LayerNorm loop runs on
+// one goroutine: handing work to another core costs more than a few
+// microseconds of it.
+const lnGrain = 1 << 16
 
 // colBlock is the number of columns a unit of the parameter gradients'
 // work covers.
@@ -670,51 +697,64 @@ func (k *lnKernel[T]) call(out []T, in [][]T) {
 	}
 	switch k.step {
 	case lnForward, lnStats, lnInputGrad:
-		parallelFor(k.n, max(1, ewGrain/k.d), k.rowBody)
+		if k.rowM == nil {
+			k.rowM, k.rowV = make([]float64, k.n), make([]float64, k.n)
+			k.gamma64, k.beta64 = make([]float64, k.d), make([]float64, k.d)
+		}
+		for i := range k.gamma {
+			k.gamma64[i] = float64(k.gamma[i])
+		}
+		for i := range k.beta {
+			k.beta64[i] = float64(k.beta[i])
+		}
+		parallelFor(k.n, max(1, lnGrain/k.d), k.rowBody)
 	default:
 		if k.acc == nil {
 			k.acc = make([]float64, k.d)
 		}
 		cb := k.colBlock()
-		parallelFor((k.d+cb-1)/cb, 1, k.colBody)
+		parallelFor((k.d+cb-1)/cb, max(1, lnGrain/(cb*k.n)), k.colBody)
 	}
 	k.x, k.dy, k.y, k.gamma, k.beta, k.stats = nil, nil, nil, nil, nil, nil
 }
 
-// rowStats returns the mean and 1/√(σ² + ε) of a row.
-func (k *lnKernel[T]) rowStats(x []T) (m, inv float64) {
-	d := float64(len(x))
-	m = normSum(x) / d
-	return m, 1 / math.Sqrt(normSqDev(x, m)/d+k.eps)
-}
+// lnBlock is the number of elements of the rows whose passes a LayerNorm
+// loop interleaves: it computes the first statistic of every row of a
+// block, then the next, so that the rows' reductions, each a chain of
+// dependent additions, overlap, while the block stays in cache.
+const lnBlock = 1 << 13
 
 func (k *lnKernel[T]) rows(_, lo, hi int) {
 	d := k.d
-	for r := lo; r < hi; r++ {
-		x := k.x[r*d : (r+1)*d]
-		switch k.step {
-		case lnForward:
-			m, inv := k.rowStats(x)
-			y, gamma, beta := k.y[r*d:(r+1)*d], k.gamma[:d], k.beta[:d]
-			for i, v := range x {
-				y[i] = T((float64(v)-m)*inv*float64(gamma[i]) + float64(beta[i]))
+	fd := float64(d)
+	step := max(1, lnBlock/d)
+	for b0 := lo; b0 < hi; b0 += step {
+		b1 := min(hi, b0+step)
+		m, v := k.rowM[b0:b1], k.rowV[b0:b1]
+		if k.step == lnInputGrad {
+			for r := b0; r < b1; r++ {
+				mr, inv := float64(k.stats[2*r]), float64(k.stats[2*r+1])
+				s := lnGradSumsRow(k.x[r*d:(r+1)*d], k.dy[r*d:(r+1)*d], k.gamma64, mr)
+				m[r-b0], v[r-b0] = s[0]/fd, s[1]*inv/fd
 			}
-		case lnStats:
-			m, inv := k.rowStats(x)
-			k.stats[2*r], k.stats[2*r+1] = T(m), T(inv)
-		case lnInputGrad:
-			m, inv := float64(k.stats[2*r]), float64(k.stats[2*r+1])
-			dy, dx, gamma := k.dy[r*d:(r+1)*d], k.y[r*d:(r+1)*d], k.gamma[:d]
-			var sg, sgx float64
-			for i, v := range x {
-				g := float64(dy[i]) * float64(gamma[i])
-				sg += g
-				sgx += g * (float64(v) - m)
+			for r := b0; r < b1; r++ {
+				co := [4]float64{float64(k.stats[2*r]), float64(k.stats[2*r+1]), m[r-b0], v[r-b0]}
+				lnDxRow(k.y[r*d:(r+1)*d], k.dy[r*d:(r+1)*d], k.x[r*d:(r+1)*d], k.gamma64, &co)
 			}
-			c1, c2 := sg/float64(d), sgx*inv/float64(d)
-			for i, v := range x {
-				g := float64(dy[i]) * float64(gamma[i])
-				dx[i] = T(inv * (g - c1 - (float64(v)-m)*inv*c2))
+			continue
+		}
+		// The mean and 1/√(σ² + ε) of each row.
+		for r := b0; r < b1; r++ {
+			m[r-b0] = rowsSum(k.x[r*d:(r+1)*d], d, 1, d) / fd
+		}
+		for r := b0; r < b1; r++ {
+			v[r-b0] = 1 / math.Sqrt(rowsSqDev(k.x[r*d:(r+1)*d], d, 1, d, m[r-b0])/fd+k.eps)
+		}
+		for r := b0; r < b1; r++ {
+			if k.step == lnStats {
+				k.stats[2*r], k.stats[2*r+1] = T(m[r-b0]), T(v[r-b0])
+			} else {
+				lnNormRow(k.y[r*d:(r+1)*d], k.x[r*d:(r+1)*d], k.gamma64, k.beta64, m[r-b0], v[r-b0])
 			}
 		}
 	}
@@ -729,16 +769,11 @@ func (k *lnKernel[T]) cols(_, lo, hi int) {
 	for r := 0; r < k.n; r++ {
 		dy := k.dy[r*d+j0 : r*d+j1]
 		if k.step == lnBetaGrad {
-			for j, g := range dy {
-				acc[j] += float64(g)
-			}
+			colAddRow(acc, dy)
 			continue
 		}
 		m, inv := float64(k.stats[2*r]), float64(k.stats[2*r+1])
-		x := k.x[r*d+j0 : r*d+j1]
-		for j, g := range dy {
-			acc[j] += float64(g) * ((float64(x[j]) - m) * inv)
-		}
+		lnColAccRow(acc, dy, k.x[r*d+j0:r*d+j1], m, inv)
 	}
 	for j, v := range acc {
 		k.y[j0+j] = T(v)

@@ -345,7 +345,9 @@ func TestBatchNormHashesDistinguishParameters(t *testing.T) {
 // forward passes, which the output does not depend on) and in eval mode.
 func TestBatchNormGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(47, 48))
-	shapes := [][]int{{2, 3}, {5, 4}, {3, 2, 3, 4}, {2, 3, 2, 2}, {4, 2, 3}, randomBNShape(rng), randomBNShape(rng)}
+	shapes := [][]int{{2, 3}, {5, 4}, {3, 2, 3, 4}, {2, 3, 2, 2}, {4, 2, 3}, randomBNShape(rng), randomBNShape(rng),
+		{2, 2, 5, 7}, // planes of 32 or more values: the row kernels
+	}
 	for i, s := range shapes {
 		for _, train := range []bool{true, false} {
 			c := newBNCase(rng, s, train, 0.1, []float64{1e-5, 1e-3}[i%2])
@@ -434,13 +436,50 @@ func TestLayerNormForwardMatchesNaive(t *testing.T) {
 
 func TestLayerNormGradients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
-	for _, c := range []lnCase{{[]int{3, 5}, 1e-5}, {[]int{2, 3, 4}, 1e-3}, {[]int{2, 2, 3, 2}, 1e-5}, {[]int{4, 1}, 1e-5}, {[]int{1, 7}, 1e-5}} {
+	for _, c := range []lnCase{{[]int{3, 5}, 1e-5}, {[]int{2, 3, 4}, 1e-3}, {[]int{2, 2, 3, 2}, 1e-5}, {[]int{4, 1}, 1e-5}, {[]int{1, 7}, 1e-5}, {[]int{2, 37}, 1e-5}} {
 		t.Run(fmt.Sprint(c.shape), func(t *testing.T) {
 			res, err := opcheck.CheckGradients(c.build, c.inputs(rng), opcheck.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Log(res)
+		})
+	}
+}
+
+// TestNormFloat32MatchesFloat64 compares the outputs and gradients of
+// float32 BatchNorm and LayerNorm (the assembly kernels on AVX-512) with
+// float64's (Go), on shapes that take every path: planes shorter than 32
+// values (column sums), of 32 and more with a tail (one block per channel,
+// and several), rows of every length near 32.
+func TestNormFloat32MatchesFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(59, 60))
+	type tc struct {
+		name  string
+		build func(dt tensor.Dtype) opcheck.Builder
+		in    []*tensor.Dense
+	}
+	var cases []tc
+	for _, s := range [][]int{{64, 7}, {4, 3, 14, 14}, {3, 2, 33}, {11, 2, 40, 40}, {2, 3, 4, 8}} {
+		for _, train := range []bool{true, false} {
+			c := newBNCase(rng, s, train, 0.1, 1e-5)
+			cases = append(cases, tc{"BatchNorm" + c.String(), func(dt tensor.Dtype) opcheck.Builder { return c.build(c.state(dt)) }, c.inputs(rng)})
+		}
+	}
+	for _, s := range [][]int{{64, 512}, {5, 31}, {5, 32}, {5, 33}, {3, 2, 50}, {2, 1000}} {
+		c := lnCase{s, 1e-5}
+		cases = append(cases, tc{fmt.Sprint("LayerNorm", s), func(tensor.Dtype) opcheck.Builder { return c.build }, c.inputs(rng)})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := asF64(randDense[float64](rng, c.in[0].Shape()...))
+			want := gradientsAgainst(t, c.build(tensor.Float64), c.in, r)
+			got := gradientsAgainst(t, c.build(tensor.Float32), toFloat32(c.in), r)
+			for i := range want {
+				if d := relDiff(got[i], want[i]); !(d <= 2e-5) {
+					t.Errorf("result %d (output, then gradients): float32 differs from float64 by %g", i, d)
+				}
+			}
 		})
 	}
 }

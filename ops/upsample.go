@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
@@ -50,49 +51,111 @@ func Upsample2D(x *G.Node, sh, sw int) (*G.Node, error) {
 }
 
 // upsampleBody repeats the cells of planes [lo, hi) of in[0] (h×w) over
-// sh×sw blocks of y.
+// sh×sw blocks of y, writing each output row directly (a copy per row of
+// a few cells costs more than the stores).
 func upsampleBody[T Float](h, w, sh, sw int) func(lo, hi int, y []T, in [][]T) {
 	ow := w * sw
 	return func(lo, hi int, y []T, in [][]T) {
 		for pl := lo; pl < hi; pl++ {
 			xp, yp := in[0][pl*h*w:(pl+1)*h*w], y[pl*h*sh*ow:(pl+1)*h*sh*ow]
 			for i := 0; i < h; i++ {
-				row := yp[i*sh*ow : (i*sh+1)*ow]
-				for j, v := range xp[i*w : (i+1)*w] {
-					for b := j * sw; b < (j+1)*sw; b++ {
-						row[b] = v
-					}
-				}
-				for r := 1; r < sh; r++ {
-					copy(yp[(i*sh+r)*ow:(i*sh+r+1)*ow], row)
+				src := xp[i*w : (i+1)*w]
+				for r := i * sh; r < (i+1)*sh; r++ {
+					upsampleRow(yp[r*ow:(r+1)*ow], src, sw)
 				}
 			}
 		}
 	}
 }
 
+// upsampleRow sets dst[j·sw:(j+1)·sw] to src[j] for each j.
+func upsampleRow[T Float](dst, src []T, sw int) {
+	dst = dst[:len(src)*sw]
+	switch sw {
+	case 1:
+		copy(dst, src)
+	case 2:
+		if sizeOf[T]() == 4 && len(src) > 0 {
+			// Each pair of float32 as one 64-bit store.
+			s32 := unsafe.Slice((*uint32)(unsafe.Pointer(&src[0])), len(src))
+			d64 := unsafe.Slice((*uint64)(unsafe.Pointer(&dst[0])), len(src))
+			for j, b := range s32 {
+				d64[j] = uint64(b) | uint64(b)<<32
+			}
+			return
+		}
+		for j, v := range src {
+			p := dst[2*j : 2*j+2]
+			p[0], p[1] = v, v
+		}
+	default:
+		for j, v := range src {
+			p := dst[j*sw : (j+1)*sw]
+			for b := range p {
+				p[b] = v
+			}
+		}
+	}
+}
+
 // upsampleGradBody sums each sh×sw block of planes [lo, hi) of in[0]
-// into its cell of dx: rows of the block in order, each left to right.
+// into its cell of dx: the sum of each row's sw values (left to right),
+// then of the block's rows in order.
 func upsampleGradBody[T Float](h, w, sh, sw int) func(lo, hi int, dx []T, in [][]T) {
 	ow := w * sw
 	return func(lo, hi int, dx []T, in [][]T) {
 		for pl := lo; pl < hi; pl++ {
 			dyp, dxp := in[0][pl*h*sh*ow:(pl+1)*h*sh*ow], dx[pl*h*w:(pl+1)*h*w]
-			clear(dxp)
 			for i := 0; i < h; i++ {
 				dr := dxp[i*w : (i+1)*w]
-				for r := i * sh; r < (i+1)*sh; r++ {
-					src := dyp[r*ow : (r+1)*ow]
-					for j := range dr {
-						for _, v := range src[j*sw : (j+1)*sw] {
-							dr[j] += v
-						}
-					}
+				for r := 0; r < sh; r++ {
+					upsampleRowSums(dr, dyp[(i*sh+r)*ow:(i*sh+r+1)*ow], sw, r == 0)
 				}
 			}
 		}
 	}
 }
+
+// upsampleRowSums sets (first) or adds to each dr[j] the sum of
+// src[j·sw:(j+1)·sw], left to right.
+func upsampleRowSums[T Float](dr, src []T, sw int, first bool) {
+	src = src[:len(dr)*sw]
+	switch {
+	case sw == 1 && first:
+		copy(dr, src)
+	case sw == 1:
+		for j, v := range src {
+			dr[j] += v
+		}
+	case sw == 2 && first:
+		for j := range dr {
+			p := src[2*j : 2*j+2]
+			dr[j] = p[0] + p[1]
+		}
+	case sw == 2:
+		for j := range dr {
+			p := src[2*j : 2*j+2]
+			dr[j] += p[0] + p[1]
+		}
+	default:
+		for j := range dr {
+			p := src[j*sw : (j+1)*sw]
+			s := p[0]
+			for _, v := range p[1:] {
+				s += v
+			}
+			if first {
+				dr[j] = s
+			} else {
+				dr[j] += s
+			}
+		}
+	}
+}
+
+// gapGrain is the number of elements below which a loop of
+// GlobalAvgPool2D runs on one goroutine.
+const gapGrain = 1 << 16
 
 // GlobalAvgPool2D returns the node y (N, C) holding the mean of each H×W
 // plane of x (N, C, H, W): PyTorch's adaptive_avg_pool2d(x, 1).flatten(1).
@@ -109,7 +172,7 @@ func GlobalAvgPool2D(x *G.Node) (*G.Node, error) {
 	ys := tensor.Shape{xs[0], xs[1]}
 	name := fmt.Sprintf("x%v → %v", xs, ys)
 	planes, hw := xs[0]*xs[1], xs[2]*xs[3]
-	grain := gconvGrain(hw)
+	grain := max(1, gapGrain/hw)
 	return Def{
 		Name: "GlobalAvgPool2D{" + name + "}",
 		In:   []tensor.Shape{xs},
@@ -128,26 +191,16 @@ func GlobalAvgPool2D(x *G.Node) (*G.Node, error) {
 	}.Apply(x)
 }
 
+// gapBody writes the means of planes [lo, hi) (see planeMeans).
 func gapBody[T Float](hw int) func(lo, hi int, y []T, in [][]T) {
 	return func(lo, hi int, y []T, in [][]T) {
-		for pl := lo; pl < hi; pl++ {
-			var s float64
-			for _, v := range in[0][pl*hw : (pl+1)*hw] {
-				s += float64(v)
-			}
-			y[pl] = T(s / float64(hw))
-		}
+		planeMeans(y[lo:hi], in[0][lo*hw:hi*hw], hw)
 	}
 }
 
+// gapGradBody spreads ∂L/∂y over planes [lo, hi) (see planeFill).
 func gapGradBody[T Float](hw int) func(lo, hi int, dx []T, in [][]T) {
 	return func(lo, hi int, dx []T, in [][]T) {
-		for pl := lo; pl < hi; pl++ {
-			d := T(float64(in[0][pl]) / float64(hw))
-			dxp := dx[pl*hw : (pl+1)*hw]
-			for i := range dxp {
-				dxp[i] = d
-			}
-		}
+		planeFill(dx[lo*hw:hi*hw], in[0][lo:hi], hw)
 	}
 }
