@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/retina-ml/retina/datasets"
+	"github.com/retina-ml/retina/graph"
 	"github.com/retina-ml/retina/internal/traintest"
 	"github.com/retina-ml/retina/models/cnn"
 	"github.com/retina-ml/retina/predict"
@@ -16,20 +17,7 @@ import (
 // BenchmarkTrainStepLeNet times one Adam step of LeNet on a batch of 64 real
 // MNIST images in float32 (after 20 warm-up steps).
 func BenchmarkTrainStepLeNet(b *testing.B) {
-	trainSet, _, err := datasets.MNIST("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := cnn.LeNet.Model()
-	if err != nil {
-		b.Fatal(err)
-	}
-	tr, err := train.New(m, train.Config{Batch: 64, Optimizer: &train.Adam{LearningRate: 1e-3}, Progress: io.Discard})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tr.Close()
-	traintest.BenchSteps(b, tr, trainSet, 64)
+	benchTrainStep(b, func() (*graph.Model, error) { return cnn.LeNet.Model() })
 }
 
 // BenchmarkTrainStepResNet times one Adam step of the ResNet of
@@ -38,11 +26,17 @@ func BenchmarkTrainStepLeNet(b *testing.B) {
 // float32 (after 20 warm-up steps). Its PyTorch twin: bench/torch_ref.py
 // --arch resnet.
 func BenchmarkTrainStepResNet(b *testing.B) {
+	benchTrainStep(b, func() (*graph.Model, error) { return cnn.ResNet(16, 2) })
+}
+
+// benchTrainStep times Adam steps (learning rate 10⁻³) of the model
+// declare returns on batches of 64 real MNIST training images.
+func benchTrainStep(b *testing.B, declare func() (*graph.Model, error)) {
 	trainSet, _, err := datasets.MNIST("")
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := cnn.ResNet(16, 2)
+	m, err := declare()
 	if err != nil {
 		b.Fatal(err)
 	}
