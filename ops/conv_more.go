@@ -19,11 +19,13 @@ import (
 // the three convolution passes run on one geometry, gconvGeom, either
 // through im2col and a matrix multiply per image and group (the
 // im2colG/col2imG path), or, when every group has a single input channel
-// (depthwise), by direct loops over the taps. A transposed convolution is
-// the adjoint of a convolution: its forward pass is that convolution's
-// input gradient, its input gradient that convolution's forward pass, and
-// its weight gradient that convolution's filter gradient with the roles
-// of input and output swapped.
+// (depthwise), by direct loops over the taps. ConvGrouped's float32 passes
+// run instead, where AVX-512 is available and they pay, on the register
+// tile kernels of gconv_tile.go. A transposed convolution is the adjoint
+// of a convolution: its forward pass is that convolution's input
+// gradient, its input gradient that convolution's forward pass, and its
+// weight gradient that convolution's filter gradient with the roles of
+// input and output swapped; it keeps the im2col and direct kernels.
 //
 // Every output element is computed by one task in a fixed order, and the
 // sums over the batch (the filter gradients) run image after image, so the
@@ -186,12 +188,12 @@ func gconvDef(g gconvGeom, bias bool, act Activation) Def {
 		Name: fmt.Sprintf("ConvGrouped{%v bias=%t %v}", g, bias, act),
 		In:   in,
 		Out:  g.yShape(),
-		F32:  gconvForwardKernel[float32](g, ws, act),
-		F64:  gconvForwardKernel[float64](g, ws, act),
+		F32:  gconvForwardKernel[float32](g, ws, act, true),
+		F64:  gconvForwardKernel[float64](g, ws, act, true),
 		Grad: func(gr *Grad) {
 			dz := preActGrad(gr, act)
-			gr.Set(0, gr.Apply(gconvBackDataDef(fmt.Sprintf("ConvGroupedInputGrad{%v}", g), g, false), dz, gr.Input(1)))
-			gr.Set(1, gr.Apply(gconvFilterGradDef(fmt.Sprintf("ConvGroupedFilterGrad{%v}", g), g), gr.Input(0), dz))
+			gr.Set(0, gr.Apply(gconvBackDataDef(fmt.Sprintf("ConvGroupedInputGrad{%v}", g), g, false, true), dz, gr.Input(1)))
+			gr.Set(1, gr.Apply(gconvFilterGradDef(fmt.Sprintf("ConvGroupedFilterGrad{%v}", g), g, true), gr.Input(0), dz))
 			if bias {
 				gr.Set(2, gr.Apply(channelSumDef(g.yShape()), dz))
 			}
@@ -200,24 +202,25 @@ func gconvDef(g gconvGeom, bias bool, act Activation) Def {
 }
 
 // gconvForwardDef computes the convolution y (N, F, OH, OW) of x (N, C, H,
-// W) and w, without bias or activation: the input gradient of a
-// transposed convolution.
+// W) and w, without bias or activation, on the im2col and direct kernels:
+// the input gradient of a transposed convolution.
 func gconvForwardDef(name string, g gconvGeom) Def {
 	ws := new(convWorkspace)
 	return Def{
 		Name: name,
 		In:   []tensor.Shape{g.xShape(), g.wShape()},
 		Out:  g.yShape(),
-		F32:  gconvForwardKernel[float32](g, ws, Linear),
-		F64:  gconvForwardKernel[float64](g, ws, Linear),
+		F32:  gconvForwardKernel[float32](g, ws, Linear, false),
+		F64:  gconvForwardKernel[float64](g, ws, Linear, false),
 	}
 }
 
 // gconvBackDataDef computes the adjoint of the convolution, dx (N, C, H,
 // W), from dy (N, F, OH, OW) and w, plus a per-channel bias (C) when bias
 // is set: the input gradient of a convolution and the forward pass of a
-// transposed convolution.
-func gconvBackDataDef(name string, g gconvGeom, bias bool) Def {
+// transposed convolution. tiles selects the tile kernels where they apply
+// (ConvGrouped's gradient; see gconvTileKernels).
+func gconvBackDataDef(name string, g gconvGeom, bias, tiles bool) Def {
 	ws := new(convWorkspace)
 	in := []tensor.Shape{g.yShape(), g.wShape()}
 	if bias {
@@ -227,21 +230,22 @@ func gconvBackDataDef(name string, g gconvGeom, bias bool) Def {
 		Name: name,
 		In:   in,
 		Out:  g.xShape(),
-		F32:  gconvBackDataKernel[float32](g, ws),
-		F64:  gconvBackDataKernel[float64](g, ws),
+		F32:  gconvBackDataKernel[float32](g, ws, tiles),
+		F64:  gconvBackDataKernel[float64](g, ws, tiles),
 	}
 }
 
 // gconvFilterGradDef computes the filter gradient dw (F, C/G, KH, KW) from
-// the convolution's input x and its output gradient dy.
-func gconvFilterGradDef(name string, g gconvGeom) Def {
+// the convolution's input x and its output gradient dy; tiles as for
+// gconvBackDataDef.
+func gconvFilterGradDef(name string, g gconvGeom, tiles bool) Def {
 	ws := new(convWorkspace)
 	return Def{
 		Name: name,
 		In:   []tensor.Shape{g.xShape(), g.yShape()},
 		Out:  g.wShape(),
-		F32:  gconvFilterGradKernel[float32](g, ws),
-		F64:  gconvFilterGradKernel[float64](g, ws),
+		F32:  gconvFilterGradKernel[float32](g, ws, tiles),
+		F64:  gconvFilterGradKernel[float64](g, ws, tiles),
 	}
 }
 
@@ -318,10 +322,10 @@ func (g gconvGeom) transposeString(outPad [2]int) string {
 // convolution g, from g's output shape to its input shape.
 func convTransposeDef(g gconvGeom, outPad [2]int, bias bool) Def {
 	s := g.transposeString(outPad)
-	back := gconvBackDataDef(fmt.Sprintf("ConvTranspose2D{%s bias=%t}", s, bias), g, bias)
+	back := gconvBackDataDef(fmt.Sprintf("ConvTranspose2D{%s bias=%t}", s, bias), g, bias, false)
 	back.Grad = func(gr *Grad) {
 		gr.Set(0, gr.Apply(gconvForwardDef(fmt.Sprintf("ConvTranspose2DInputGrad{%s}", s), g), gr.OutputGrad(), gr.Input(1)))
-		gr.Set(1, gr.Apply(gconvFilterGradDef(fmt.Sprintf("ConvTranspose2DFilterGrad{%s}", s), g), gr.OutputGrad(), gr.Input(0)))
+		gr.Set(1, gr.Apply(gconvFilterGradDef(fmt.Sprintf("ConvTranspose2DFilterGrad{%s}", s), g, false), gr.OutputGrad(), gr.Input(0)))
 		if bias {
 			gr.Set(2, gr.Apply(channelSumDef(g.xShape()), gr.OutputGrad()))
 		}
@@ -362,8 +366,14 @@ func gconvGemmConcurrent[T Float]() bool {
 func gconvGrain(w int) int { return max(1, ewGrain/max(w, 1)) }
 
 // gconvForwardKernel returns the kernel y = act(conv(x, w) + b) of in =
-// (x, w[, b]).
-func gconvForwardKernel[T Float](g gconvGeom, ws *convWorkspace, act Activation) func([]T, [][]T) {
+// (x, w[, b]): with tiles set, the tile kernel where it applies and pays
+// (see gconvTilesPay).
+func gconvForwardKernel[T Float](g gconvGeom, ws *convWorkspace, act Activation, tiles bool) func([]T, [][]T) {
+	if tiles && gconvTilesPay(g) {
+		if k := gconvTileForwardKernel[T](g, act); k != nil {
+			return k
+		}
+	}
 	if g.direct() {
 		return gconvLaunch(g.N*g.F, gconvGrain(g.p()*g.KH*g.KW), nil, func(lo, hi int, y []T, in [][]T) {
 			gconvForwardDirect(g, lo, hi, in[0], in[1], biasOf(in), y, act)
@@ -375,8 +385,14 @@ func gconvForwardKernel[T Float](g gconvGeom, ws *convWorkspace, act Activation)
 }
 
 // gconvBackDataKernel returns the kernel dx = convᵀ(dy, w) + b of in =
-// (dy, w[, b]), b per input channel.
-func gconvBackDataKernel[T Float](g gconvGeom, ws *convWorkspace) func([]T, [][]T) {
+// (dy, w[, b]), b per input channel: with tiles set, the tile kernel where
+// it applies and pays.
+func gconvBackDataKernel[T Float](g gconvGeom, ws *convWorkspace, tiles bool) func([]T, [][]T) {
+	if tiles && gconvTilesPay(g) {
+		if k := gconvTileBackDataKernel[T](g); k != nil {
+			return k
+		}
+	}
 	if g.direct() {
 		return gconvLaunch(g.N*g.C, gconvGrain(g.p()*g.KH*g.KW*g.fg()), nil, func(lo, hi int, dx []T, in [][]T) {
 			gconvBackDataDirect(g, lo, hi, in[0], in[1], biasOf(in), dx)
@@ -387,8 +403,14 @@ func gconvBackDataKernel[T Float](g gconvGeom, ws *convWorkspace) func([]T, [][]
 	})
 }
 
-// gconvFilterGradKernel returns the kernel dw of in = (x, dy).
-func gconvFilterGradKernel[T Float](g gconvGeom, ws *convWorkspace) func([]T, [][]T) {
+// gconvFilterGradKernel returns the kernel dw of in = (x, dy): with tiles
+// set, the tile kernel where it applies and pays.
+func gconvFilterGradKernel[T Float](g gconvGeom, ws *convWorkspace, tiles bool) func([]T, [][]T) {
+	if tiles && gconvTilesPay(g) {
+		if k := gconvTileFilterGradKernel[T](g, ws); k != nil {
+			return k
+		}
+	}
 	if g.direct() {
 		return gconvLaunch(g.F, 1, nil, func(lo, hi int, dw []T, in [][]T) {
 			gconvFilterGradDirect(g, lo, hi, in[0], in[1], dw)

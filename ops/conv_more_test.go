@@ -705,6 +705,9 @@ func moreOpsCases(rng *rand.Rand) []struct {
 		{"grouped dilated", func(in ...*G.Node) (*G.Node, error) {
 			return ops.ConvGrouped(in[0], in[1], in[2], dil2, 2, ops.Linear)
 		}, []*tensor.Dense{d(16, 8, 14, 14), d(12, 4, 3, 3), d(12)}},
+		{"grouped dilated, 16 filters per group", func(in ...*G.Node) (*G.Node, error) {
+			return ops.ConvGrouped(in[0], in[1], in[2], dil2, 2, ops.Linear)
+		}, []*tensor.Dense{d(12, 8, 14, 14), d(32, 4, 3, 3), d(32)}},
 		{"dilated", func(in ...*G.Node) (*G.Node, error) {
 			return ops.ConvGrouped(in[0], in[1], nil, dil2, 1, ops.Linear)
 		}, []*tensor.Dense{d(8, 6, 14, 14), d(10, 6, 3, 3)}},
