@@ -6,20 +6,94 @@ import (
 )
 
 // convArgs are the arguments of the assembly im2col and col2im kernels
-// (im2col_amd64.s reads the fields at fixed offsets).
+// (im2col_amd64.s reads the fields through go_asm.h). Lengths are in
+// bytes where they step a pointer.
 type convArgs struct {
-	x, cols, masks uintptr // image (or its gradient), column matrix, lane masks
-	ld             int     // row stride of cols, bytes
+	x, cols unsafe.Pointer // image (or its gradient), column matrix
+	lanes   *convLanes     // the per-kw lane tables
+	ld      int            // row stride of cols
+	c, h    int            // channels, image rows
+	kh      int            // kernel rows
+	nkw     int            // −8·KW: the kernels' kw counter runs from nkw up to 0 in steps of 8
+	ph      int            // row padding
+	oh, sh  int            // output rows, row stride
+	ow4     int            // OW·4: one output row in cols
+	row     int            // W·4: one image row
+	shrow   int            // SH·W·4: the image rows of consecutive output rows
+	phrow   int            // PH·W·4
+	chw     int            // the next channel: H·W·4 in x (im2col), KH·KW·ld in cols (col2im)
+	kwld    int            // KW·ld: the cols rows of one kernel row
+	khstep  int            // col2im: SH·KW·ld − OW·4, from (kh, oh) to (kh + SH, oh − 1) in cols
+	r0, q0  int            // col2im: PH mod SH, PH / SH
+	p0      int            // col2im: r0·KW·ld + q0·OW·4
+	omask   int            // lanes of an output row in its first 16 floats: OW, at most 16
+	omaskhi int            // lanes of an output row in floats 16 to 31: OW − 16, none when OW ≤ 16
+	lomask  int            // lanes of an image row in its first 16 floats
+	himask  int            // lanes of an image row in floats 16 to 31
+	hioff   int            // 64, or 0 when W ≤ 16: the address of those floats, past the row's start
+}
+
+// convLanes holds the lane tables of the assembly kernels, indexed by the
+// kernel column kw: int32 lane indices for VPERMT2PS/VPERMI2PS/VPERMPS
+// and the masks of the lanes that are valid (the rest are zeroed). The
+// entry of kw for the lanes 0–15 of a row (an output row in im2col, an
+// image row in col2im) is in slot 16 − KW + kw, the one for lanes 16–31
+// in slot 32 − KW + kw, so that the kernels address them from the end of
+// the tables with a counter that runs up to zero; the masks are 8 bytes
+// apart for the same reason. The indices are in [0, 32): lanes of the two
+// registers of a row of up to 32 floats (VPERMPS, used when the source is
+// one register, reads their low 4 bits, all there is then).
+type convLanes struct {
+	idx  [32][16]int32
+	mask [32]uint64
+	s1   [16]uint16 // the stride-1 kernels' masks, by kw (see convS1Args)
+}
+
+// convS1Args are the arguments of the stride-1 kernels for image rows of
+// at most 16 floats (im2colS1Asm, col2imS1Asm), which shift rows with
+// masked loads instead of permuting them and are faster than the general
+// kernels there. masks points to convLanes.s1: the lanes of an output row
+// (im2col) or an image row (col2im) that kw reads from inside the other.
+type convS1Args struct {
+	x, cols, masks unsafe.Pointer // image (or its gradient), column matrix, lane masks
+	ld             int            // row stride of cols, bytes
 	c, h, kh, kw   int
 	ph, pw, oh, ow int
 	wmask          int // lanes of a row: OW for im2col, W for col2im
 	kwld, chw, row int // col2im: KW·ld, KH·KW·ld; both: step to the next channel, the next image row (bytes)
 }
 
-// asmConv reports whether the assembly kernels handle this geometry:
-// stride 1 and rows that fit a 16-float register.
-func (g convGeom) asmConv() bool {
-	return haveRowsAsm && g.SH == 1 && g.SW == 1 && g.OW <= 16 && g.W <= 16 && g.KW <= 16
+// s1Asm reports whether g takes the stride-1 kernels.
+func (g convGeom) s1Asm() bool {
+	return g.SH == 1 && g.SW == 1 && g.OW <= 16 && g.W <= 16 && g.KW <= 16
+}
+
+// The kernels' base addresses in convLanes (see convLanes), the offsets of
+// idx[16], mask[16], idx[32] and mask[32]: the entry of kw is 8·(KW − kw)
+// bytes before mask[16] and 64·(KW − kw) before idx[16]. Only the
+// assembly reads them (go_asm.h's const_convLanesIdx0, …).
+const (
+	//lint:ignore U1000 read by im2col_amd64.s through go_asm.h
+	convLanesIdx0 = 16 * unsafe.Sizeof(convLanes{}.idx[0])
+	//lint:ignore U1000 read by im2col_amd64.s through go_asm.h
+	convLanesMask0 = unsafe.Offsetof(convLanes{}.mask) + 16*unsafe.Sizeof(convLanes{}.mask[0])
+	//lint:ignore U1000 read by im2col_amd64.s through go_asm.h
+	convLanesIdx1 = 32 * unsafe.Sizeof(convLanes{}.idx[0])
+	//lint:ignore U1000 read by im2col_amd64.s through go_asm.h
+	convLanesMask1 = unsafe.Offsetof(convLanes{}.mask) + 32*unsafe.Sizeof(convLanes{}.mask[0])
+)
+
+// asmConv reports whether the assembly kernels handle this geometry.
+func (g convGeom) asmConv() bool { return haveRowsAsm && g.asmConvGeom() }
+
+// asmConvGeom reports whether the geometry fits the assembly kernels: any
+// stride, output rows and image rows of at most 32 floats (two registers;
+// the kernels for output rows of at most 16, one register, are separate)
+// and at most 16 kernel columns (the lane tables).
+func (g convGeom) asmConvGeom() bool {
+	return g.C >= 1 && g.H >= 1 && g.W >= 1 && g.W <= 32 &&
+		g.KH >= 1 && g.KW >= 1 && g.KW <= 16 && g.SH >= 1 && g.SW >= 1 &&
+		g.OH >= 1 && g.OW >= 1 && g.OW <= 32
 }
 
 // laneMask returns the 16-bit mask of the lanes i in [lo, hi) ∩ [0, n).
@@ -31,38 +105,130 @@ func laneMask(lo, hi, n int) uint16 {
 	return m
 }
 
-// im2colAsm is im2col for g.asmConv() geometries, on float32.
-func im2colAsm(g convGeom, x, cols []float32, ld int, masks *[16]uint16) {
-	for kw := 0; kw < g.KW; kw++ {
-		// output column ow reads input column ow + kw − PW
-		masks[kw] = laneMask(g.PW-kw, g.W+g.PW-kw, g.OW)
+// setIm2col fills l for im2colAsm: lane j of kw's entry for lanes 16h to
+// 16h + 15 of an output row takes image column iw = ow·SW − PW + kw, ow =
+// 16h + j, valid when ow < OW and iw is in [0, W). The entries for lanes
+// 16–31 are empty when OW ≤ 16.
+func (l *convLanes) setIm2col(g convGeom) {
+	if g.s1Asm() {
+		for kw := 0; kw < g.KW; kw++ {
+			// output column ow reads input column ow + kw − PW
+			l.s1[kw] = laneMask(g.PW-kw, g.W+g.PW-kw, g.OW)
+		}
+		return
 	}
+	*l = convLanes{}
+	for kw := 0; kw < g.KW; kw++ {
+		for h := 0; h < 2; h++ {
+			s := 16*h + 16 - g.KW + kw
+			var m uint16
+			for j := 0; j < 16; j++ {
+				ow := 16*h + j
+				if iw := ow*g.SW - g.PW + kw; ow < g.OW && iw >= 0 && iw < g.W {
+					l.idx[s][j] = int32(iw)
+					m |= 1 << j
+				}
+			}
+			l.mask[s] = uint64(m)
+		}
+	}
+}
+
+// setCol2im fills l for col2imAsm: lane j of kw's entry for lanes 16h to
+// 16h + 15 of an image row takes output column ow = (iw + PW − kw)/SW, iw
+// = 16h + j, valid when iw < W and the division is exact with ow in
+// [0, OW); ow ≥ 16 (OW > 16) is in the output row's second register.
+func (l *convLanes) setCol2im(g convGeom) {
+	if g.s1Asm() {
+		for kw := 0; kw < g.KW; kw++ {
+			// input column iw reads output column iw + PW − kw
+			l.s1[kw] = laneMask(kw-g.PW, kw-g.PW+g.OW, g.W)
+		}
+		return
+	}
+	*l = convLanes{}
+	for kw := 0; kw < g.KW; kw++ {
+		for h := 0; h < 2; h++ {
+			s := 16*h + 16 - g.KW + kw
+			var m uint16
+			for j := 0; j < 16; j++ {
+				iw := 16*h + j
+				t := iw + g.PW - kw
+				if iw < g.W && t >= 0 && t%g.SW == 0 && t/g.SW < g.OW {
+					l.idx[s][j] = int32(t / g.SW)
+					m |= 1 << j
+				}
+			}
+			l.mask[s] = uint64(m)
+		}
+	}
+}
+
+// s1Args returns the arguments common to both stride-1 kernels.
+func (g convGeom) s1Args(x, cols []float32, ld int, l *convLanes) convS1Args {
+	_ = x[g.C*g.H*g.W-1]
+	_ = cols[(g.ckk()-1)*ld+g.p()-1]
+	return convS1Args{
+		x: unsafe.Pointer(&x[0]), cols: unsafe.Pointer(&cols[0]), masks: unsafe.Pointer(&l.s1[0]),
+		ld: ld * 4, c: g.C, h: g.H, kh: g.KH, kw: g.KW, ph: g.PH, pw: g.PW, oh: g.OH, ow: g.OW,
+		row: g.W * 4,
+	}
+}
+
+// asmArgs returns the arguments common to both kernels.
+func (g convGeom) asmArgs(x, cols []float32, ld int, l *convLanes) convArgs {
 	_ = x[g.C*g.H*g.W-1]
 	_ = cols[(g.ckk()-1)*ld+g.p()-1]
 	a := convArgs{
-		x: uintptr(unsafe.Pointer(&x[0])), cols: uintptr(unsafe.Pointer(&cols[0])), masks: uintptr(unsafe.Pointer(&masks[0])),
-		ld: ld * 4, c: g.C, h: g.H, kh: g.KH, kw: g.KW, ph: g.PH, pw: g.PW, oh: g.OH, ow: g.OW,
-		wmask: int(laneMask(0, g.OW, 16)), chw: g.H * g.W * 4, row: g.W * 4,
+		x: unsafe.Pointer(&x[0]), cols: unsafe.Pointer(&cols[0]), lanes: l,
+		ld: ld * 4, c: g.C, h: g.H, kh: g.KH, nkw: -8 * g.KW, ph: g.PH, oh: g.OH, sh: g.SH,
+		ow4: g.OW * 4, row: g.W * 4, shrow: g.SH * g.W * 4, phrow: g.PH * g.W * 4,
+		kwld:  g.KW * ld * 4,
+		omask: int(laneMask(0, g.OW, 16)), omaskhi: int(laneMask(0, g.OW-16, 16)),
+		lomask: int(laneMask(0, g.W, 16)), himask: int(laneMask(0, g.W-16, 16)),
 	}
-	im2colS1Asm(&a)
+	if g.W > 16 {
+		a.hioff = 64
+	}
+	return a
+}
+
+// im2colAsm is im2col for g.asmConv() geometries, on float32; l must have
+// been filled by l.setIm2col(g).
+func im2colAsm(g convGeom, x, cols []float32, ld int, l *convLanes) {
+	if g.s1Asm() {
+		a := g.s1Args(x, cols, ld, l)
+		a.wmask, a.chw = int(laneMask(0, g.OW, 16)), g.H*g.W*4
+		im2colS1Asm(&a)
+		runtime.KeepAlive(x)
+		runtime.KeepAlive(cols)
+		return
+	}
+	a := g.asmArgs(x, cols, ld, l)
+	a.chw = g.H * g.W * 4
+	im2colLanesAsm(&a)
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(cols)
 }
 
-// col2imAsm overwrites dx with the adjoint of im2colAsm's columns.
-func col2imAsm(g convGeom, cols []float32, ld int, dx []float32, masks *[16]uint16) {
-	for kw := 0; kw < g.KW; kw++ {
-		// input column iw reads output column iw + PW − kw
-		masks[kw] = laneMask(kw-g.PW, kw-g.PW+g.OW, g.W)
+// col2imAsm overwrites dx with the adjoint of im2colAsm's columns, bit for
+// bit what clear(dx) and col2im compute; l must have been filled by
+// l.setCol2im(g).
+func col2imAsm(g convGeom, cols []float32, ld int, dx []float32, l *convLanes) {
+	if g.s1Asm() {
+		a := g.s1Args(dx, cols, ld, l)
+		a.wmask, a.kwld, a.chw = int(laneMask(0, g.W, 16)), g.KW*ld*4, g.KH*g.KW*ld*4
+		col2imS1Asm(&a)
+		runtime.KeepAlive(dx)
+		runtime.KeepAlive(cols)
+		return
 	}
-	_ = dx[g.C*g.H*g.W-1]
-	_ = cols[(g.ckk()-1)*ld+g.p()-1]
-	a := convArgs{
-		x: uintptr(unsafe.Pointer(&dx[0])), cols: uintptr(unsafe.Pointer(&cols[0])), masks: uintptr(unsafe.Pointer(&masks[0])),
-		ld: ld * 4, c: g.C, h: g.H, kh: g.KH, kw: g.KW, ph: g.PH, pw: g.PW, oh: g.OH, ow: g.OW,
-		wmask: int(laneMask(0, g.W, 16)), kwld: g.KW * ld * 4, chw: g.KH * g.KW * ld * 4, row: g.W * 4,
-	}
-	col2imS1Asm(&a)
+	a := g.asmArgs(dx, cols, ld, l)
+	a.chw = g.KH * a.kwld
+	a.khstep = g.SH*a.kwld - a.ow4
+	a.r0, a.q0 = g.PH%g.SH, g.PH/g.SH
+	a.p0 = a.r0*a.kwld + a.q0*a.ow4
+	col2imLanesAsm(&a)
 	runtime.KeepAlive(dx)
 	runtime.KeepAlive(cols)
 }

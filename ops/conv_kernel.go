@@ -271,10 +271,11 @@ func col2im[T Float](g convGeom, cols []T, ld int, dx []T) {
 func unroll[T Float](g convGeom, x []T, n0, cnt int, cols []T) {
 	img, P := g.C*g.H*g.W, g.p()
 	if x32, ok := any(x).([]float32); ok && g.asmConv() {
-		var masks [16]uint16
+		var lanes convLanes
+		lanes.setIm2col(g)
 		c32 := any(cols).([]float32)
 		for i := 0; i < cnt; i++ {
-			im2colAsm(g, x32[(n0+i)*img:(n0+i+1)*img], c32[i*P:], cnt*P, &masks)
+			im2colAsm(g, x32[(n0+i)*img:(n0+i+1)*img], c32[i*P:], cnt*P, &lanes)
 		}
 		return
 	}
@@ -284,14 +285,19 @@ func unroll[T Float](g convGeom, x []T, n0, cnt int, cols []T) {
 }
 
 // gather copies the (N, F, P) tensor y's images [n0, n0+cnt) into yt as
-// (F, cnt, P).
-func gather[T Float](g convGeom, y []T, n0, cnt int, yt []T) {
+// (F, cnt, P) and returns yt; for one image, that is the image itself,
+// returned without copying.
+func gather[T Float](g convGeom, y []T, n0, cnt int, yt []T) []T {
 	P := g.p()
+	if cnt == 1 {
+		return y[n0*g.F*P : (n0+1)*g.F*P]
+	}
 	for i := 0; i < cnt; i++ {
 		for f := 0; f < g.F; f++ {
 			copy(yt[(f*cnt+i)*P:(f*cnt+i+1)*P], y[((n0+i)*g.F+f)*P:])
 		}
 	}
+	return yt
 }
 
 // scatter copies yt (F, cnt, P) to images [n0, n0+cnt) of y (N, F, P),
@@ -301,19 +307,23 @@ func scatter[T Float](g convGeom, yt []T, n0, cnt int, bias, y []T, act Activati
 	for i := 0; i < cnt; i++ {
 		for f := 0; f < g.F; f++ {
 			dst := y[((n0+i)*g.F+f)*P : ((n0+i)*g.F+f+1)*P]
-			src := yt[(f*cnt+i)*P:][:P]
-			if bias == nil {
-				copy(dst, src)
-			} else {
-				b := bias[f]
-				for j, v := range src {
-					dst[j] = v + b
-				}
-			}
-			if act != Linear {
-				activateSerial(act, dst, dst)
-			}
+			copy(dst, yt[(f*cnt+i)*P:][:P])
+			biasAct(dst, bias, f, act)
 		}
+	}
+}
+
+// biasAct sets y = act(y + bias[f]) for the row y of map f (y = act(y)
+// when bias is nil).
+func biasAct[T Float](y, bias []T, f int, act Activation) {
+	if bias != nil {
+		b := bias[f]
+		for j := range y {
+			y[j] += b
+		}
+	}
+	if act != Linear {
+		activateSerial(act, y, y)
 	}
 }
 
@@ -357,10 +367,33 @@ func (l *convForwardLoop[T]) chunk(_, n0, cnt int) {
 	buf := getBuf[T](l.ws, full)
 	cols, yt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
 	unroll(g, l.x, n0, cnt, cols)
-	gemm(false, false, g.F, cnt*P, K, 1, l.w, K, cols, cnt*P, 0, yt, cnt*P)
-	scatter(g, yt, n0, cnt, l.b, l.y, l.act)
+	if cnt == 1 || (P%directWidth == 0 && K <= P) {
+		// Each image's product straight into y: no copy of yt.
+		FP := g.F * P
+		for i := 0; i < cnt; i++ {
+			y := l.y[(n0+i)*FP : (n0+i+1)*FP]
+			gemm(false, false, g.F, P, K, 1, l.w, K, cols[i*P:], cnt*P, 0, y, P)
+			for f := 0; f < g.F; f++ {
+				biasAct(y[f*P:(f+1)*P], l.b, f, l.act)
+			}
+		}
+	} else {
+		gemm(false, false, g.F, cnt*P, K, 1, l.w, K, cols, cnt*P, 0, yt, cnt*P)
+		scatter(g, yt, n0, cnt, l.b, l.y, l.act)
+	}
 	putBuf(l.ws, buf)
 }
+
+// directWidth is the column count of the widest register tile of the
+// matrix multiplies (32 floats with AVX-512). The forward pass multiplies
+// image by image, straight into the output, when the chunk is one image,
+// or when an image's columns fill whole tiles and outnumber the rows of
+// the filter matrix (each product packs the F×CKK filters again: LeNet's
+// first convolution, 20×25 filters by 576 pixels, but not its second,
+// 50×500 by 64). Otherwise one product per chunk, copied out (scatter), is
+// faster: a product per image would waste the padding of its last tile or
+// repack the filters too often.
+const directWidth = 32
 
 // convInputGrad computes dx (N, C, H, W) from w (F, CKK) and dy (N, F, OH,
 // OW). It allocates nothing once its workspace has its buffers.
@@ -400,15 +433,18 @@ func (l *convGradLoop[T]) inputChunk(_, n0, cnt int) {
 	full := (K + g.F) * g.chunk(sizeOf[T]()) * P
 	buf := getBuf[T](l.ws, full)
 	dcols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
-	gather(g, l.dy, n0, cnt, dyt)
+	dyt = gather(g, l.dy, n0, cnt, dyt)
 	gemm(true, false, K, cnt*P, g.F, 1, l.w, K, dyt, cnt*P, 0, dcols, cnt*P)
 	d32, asm := any(dcols).([]float32)
 	asm = asm && g.asmConv()
-	var masks [16]uint16
+	var lanes convLanes
+	if asm {
+		lanes.setCol2im(g)
+	}
 	for i := 0; i < cnt; i++ {
 		dxn := l.dx[(n0+i)*img : (n0+i+1)*img]
 		if asm {
-			col2imAsm(g, d32[i*P:], cnt*P, any(dxn).([]float32), &masks)
+			col2imAsm(g, d32[i*P:], cnt*P, any(dxn).([]float32), &lanes)
 			continue
 		}
 		clear(dxn)
@@ -450,7 +486,7 @@ func (l *convGradLoop[T]) filterChunk(c, n0, cnt int) {
 	buf := getBuf[T](l.ws, full)
 	cols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
 	unroll(g, l.x, n0, cnt, cols)
-	gather(g, l.dy, n0, cnt, dyt)
+	dyt = gather(g, l.dy, n0, cnt, dyt)
 	gemm(false, true, g.F, K, cnt*P, 1, dyt, cnt*P, cols, cnt*P, 0, l.parts[c*FK:(c+1)*FK], K)
 	putBuf(l.ws, buf)
 }

@@ -28,11 +28,21 @@ func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64)
 //go:noescape
 func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64)
 
-// im2colS1Asm and col2imS1Asm unroll one image and fold it back for
-// stride-1 convolutions with rows of at most 16 floats (im2col_amd64.s).
+// im2colLanesAsm and col2imLanesAsm unroll one image and fold it back for
+// convolutions with output rows and image rows of at most 32 floats
+// (im2col_amd64.s).
 //
 //go:noescape
-func im2colS1Asm(a *convArgs)
+func im2colLanesAsm(a *convArgs)
 
 //go:noescape
-func col2imS1Asm(a *convArgs)
+func col2imLanesAsm(a *convArgs)
+
+// im2colS1Asm and col2imS1Asm are the same for stride 1 and image rows of
+// at most 16 floats (im2col_amd64.s).
+//
+//go:noescape
+func im2colS1Asm(a *convS1Args)
+
+//go:noescape
+func col2imS1Asm(a *convS1Args)

@@ -20,6 +20,10 @@ func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64) {
 	panic("unreachable")
 }
 
-func im2colS1Asm(a *convArgs) { panic("unreachable") }
+func im2colLanesAsm(a *convArgs) { panic("unreachable") }
 
-func col2imS1Asm(a *convArgs) { panic("unreachable") }
+func col2imLanesAsm(a *convArgs) { panic("unreachable") }
+
+func im2colS1Asm(a *convS1Args) { panic("unreachable") }
+
+func col2imS1Asm(a *convS1Args) { panic("unreachable") }

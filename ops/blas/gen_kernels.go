@@ -34,6 +34,7 @@ const (
 	offBeta  = 44
 	offM0    = 48
 	offM1    = 50
+	offLDB   = 56
 )
 
 type asm struct{ bytes.Buffer }
@@ -51,30 +52,7 @@ func avx512(w *asm, mr int) {
 	name := fmt.Sprintf("sgemmKernelAVX512x%d", mr)
 	fmt.Fprintf(w, "// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16)\n", name)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-52\n", name)
-	w.ins("MOVQ kc+%d(FP), CX", offKC)
-	w.ins("MOVQ a+%d(FP), AX", offA)
-	w.ins("MOVQ b+%d(FP), BX", offB)
-	w.ins("MOVQ c+%d(FP), DI", offC)
-	w.ins("MOVQ ldc+%d(FP), SI", offLDC)
-	w.ins("SHLQ $2, SI")
-	// Prefetch the C tile while the k loop runs.
-	w.ins("MOVQ DI, R8")
-	for i := 0; i < mr; i++ {
-		w.ins("PREFETCHT0 (R8)")
-		w.ins("PREFETCHT0 64(R8)")
-		if i < mr-1 {
-			w.ins("ADDQ SI, R8")
-		}
-	}
-	for i := 0; i < 2*mr; i++ {
-		w.ins("VPXORD Z%d, Z%d, Z%d", i, i, i)
-	}
-	w.ins("MOVQ CX, DX")
-	w.ins("SHRQ $%d, CX", 2)
-	w.ins("ANDQ $%d, DX", unroll-1)
-	w.ins("TESTQ CX, CX")
-	w.ins("JZ tail")
-	w.label("loop")
+	head512(w, mr, unroll, false)
 	for u := 0; u < unroll; u++ {
 		step512(w, mr, u*4*mr, u*128)
 	}
@@ -95,6 +73,12 @@ func avx512(w *asm, mr int) {
 	w.label("store")
 	w.ins("KMOVW m0+%d(FP), K1", offM0)
 	w.ins("KMOVW m1+%d(FP), K2", offM1)
+	store512(w, mr)
+}
+
+// store512 emits the end of an AVX-512 kernel: C = alpha·acc + beta·C
+// under the column masks K1, K2.
+func store512(w *asm, mr int) {
 	w.ins("VBROADCASTSS alpha+%d(FP), Z28", offAlpha)
 	w.ins("MOVL beta+%d(FP), R8", offBeta)
 	w.ins("SHLL $1, R8") // drop the sign: beta == ±0
@@ -128,6 +112,89 @@ func avx512(w *asm, mr int) {
 	w.ins("VZEROUPPER")
 	w.ins("RET")
 	w.WriteString("\n")
+}
+
+// avx512Strided emits sgemmKernelAVX512SxR, the mr×32 AVX-512 kernel that
+// reads B where it lies instead of from a packed panel: k step p reads the
+// 32 floats at b + p·ldb bytes, with the column masks m0, m1 (zeroing the
+// columns past a partial panel, which the packed kernel reads as the
+// panel's zero padding). It does what avx512's kernel does, bit for bit.
+func avx512Strided(w *asm, mr int) {
+	const unroll = 4
+	name := fmt.Sprintf("sgemmKernelAVX512Sx%d", mr)
+	fmt.Fprintf(w, "// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	head512(w, mr, unroll, true)
+	for u, b := range [unroll]string{"(BX)", "(BX)(R9*1)", "(BX)(R9*2)", "(BX)(R10*1)"} {
+		stepStrided(w, mr, u*4*mr, b)
+	}
+	w.ins("ADDQ $%d, AX", unroll*4*mr)
+	w.ins("LEAQ (BX)(R9*4), BX")
+	w.ins("DECQ CX")
+	w.ins("JNZ loop")
+	w.label("tail")
+	w.ins("TESTQ DX, DX")
+	w.ins("JZ store")
+	w.label("tailloop")
+	stepStrided(w, mr, 0, "(BX)")
+	w.ins("ADDQ $%d, AX", 4*mr)
+	w.ins("ADDQ R9, BX")
+	w.ins("DECQ DX")
+	w.ins("JNZ tailloop")
+	w.label("store")
+	store512(w, mr)
+}
+
+// stepStrided emits one k step of the strided-B kernel reading A at aoff
+// bytes from AX and B at the address b.
+func stepStrided(w *asm, mr, aoff int, b string) {
+	hi := "64" + b
+	w.ins("VMOVUPS.Z %s, K1, Z28", b)
+	w.ins("VMOVUPS.Z %s, K2, Z29", hi)
+	for i := 0; i < mr; i++ {
+		t := 30 + i%2
+		w.ins("VBROADCASTSS %d(AX), Z%d", aoff+4*i, t)
+		w.ins("VFMADD231PS Z%d, Z28, Z%d", t, 2*i)
+		w.ins("VFMADD231PS Z%d, Z29, Z%d", t, 2*i+1)
+	}
+}
+
+// head512 emits the start of an AVX-512 kernel up to its k loop: the
+// arguments (and, for the strided-B kernel, ldb and the column masks),
+// prefetches of the C tile, which the loop then has time to bring in, the
+// zeroed accumulators and the loop counts (CX unrolled iterations, DX
+// remaining steps).
+func head512(w *asm, mr, unroll int, strided bool) {
+	w.ins("MOVQ kc+%d(FP), CX", offKC)
+	w.ins("MOVQ a+%d(FP), AX", offA)
+	w.ins("MOVQ b+%d(FP), BX", offB)
+	w.ins("MOVQ c+%d(FP), DI", offC)
+	w.ins("MOVQ ldc+%d(FP), SI", offLDC)
+	w.ins("SHLQ $2, SI")
+	if strided {
+		w.ins("MOVQ ldb+%d(FP), R9", offLDB)
+		w.ins("SHLQ $2, R9")
+		w.ins("LEAQ (R9)(R9*2), R10") // 3·ldb
+		w.ins("KMOVW m0+%d(FP), K1", offM0)
+		w.ins("KMOVW m1+%d(FP), K2", offM1)
+	}
+	w.ins("MOVQ DI, R8")
+	for i := 0; i < mr; i++ {
+		w.ins("PREFETCHT0 (R8)")
+		w.ins("PREFETCHT0 64(R8)")
+		if i < mr-1 {
+			w.ins("ADDQ SI, R8")
+		}
+	}
+	for i := 0; i < 2*mr; i++ {
+		w.ins("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	w.ins("MOVQ CX, DX")
+	w.ins("SHRQ $%d, CX", 2)
+	w.ins("ANDQ $%d, DX", unroll-1)
+	w.ins("TESTQ CX, CX")
+	w.ins("JZ tail")
+	w.label("loop")
 }
 
 // step512 emits one k step of the AVX-512 kernel reading A at aoff and B at
@@ -239,6 +306,9 @@ func main() {
 	w.WriteString(header)
 	for mr := 1; mr <= 14; mr++ {
 		avx512(&w, mr)
+	}
+	for mr := 1; mr <= 14; mr++ {
+		avx512Strided(&w, mr)
 	}
 	if err := os.WriteFile("sgemm_avx512_amd64.s", w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)

@@ -25,6 +25,11 @@ type kernel struct {
 	// panel, both kc deep. beta == 0 means C is not read.
 	tile func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int)
 
+	// tileStrided, if not nil, is tile reading B unpacked: k step p reads
+	// the nr ≤ kernel.nr columns at b[p·ldb:], and nothing past them. It
+	// rounds every element as tile does.
+	tileStrided func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr, ldb int)
+
 	// transpose sets dst[p·stride+r] = src[r·lds+p] for r < rows, p < kc.
 	transpose func(dst []float32, stride int, src []float32, lds, rows, kc int)
 

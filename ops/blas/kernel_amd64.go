@@ -59,6 +59,52 @@ func sgemmKernelAVX512x13(kc int, a, b, c *float32, ldc int, alpha, beta float32
 //go:noescape
 func sgemmKernelAVX512x14(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16)
 
+// sgemmKernelAVX512SxR is sgemmKernelAVX512xR reading B in place: k step p
+// reads the 32 columns at b[p·ldb:], those past the masks m0, m1 as zeros,
+// instead of a packed panel. The result is the same, bit for bit.
+
+//go:noescape
+func sgemmKernelAVX512Sx1(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx2(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx3(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx4(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx5(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx6(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx7(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx8(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx9(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx10(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx11(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx12(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx13(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
+//go:noescape
+func sgemmKernelAVX512Sx14(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int)
+
 // sgemmKernelAVX2x6x16 computes the full 6×16 tile
 // C = alpha·A·B + beta·C (beta == 0: C ignored) from a 6-row packed A panel
 // and a 16-column packed B panel.
@@ -110,6 +156,13 @@ var avx512Kernels = [...]func(kc int, a, b, c *float32, ldc int, alpha, beta flo
 	sgemmKernelAVX512x13, sgemmKernelAVX512x14,
 }
 
+var avx512StridedKernels = [...]func(kc int, a, b, c *float32, ldc int, alpha, beta float32, m0, m1 uint16, ldb int){
+	sgemmKernelAVX512Sx1, sgemmKernelAVX512Sx2, sgemmKernelAVX512Sx3, sgemmKernelAVX512Sx4,
+	sgemmKernelAVX512Sx5, sgemmKernelAVX512Sx6, sgemmKernelAVX512Sx7, sgemmKernelAVX512Sx8,
+	sgemmKernelAVX512Sx9, sgemmKernelAVX512Sx10, sgemmKernelAVX512Sx11, sgemmKernelAVX512Sx12,
+	sgemmKernelAVX512Sx13, sgemmKernelAVX512Sx14,
+}
+
 // kernelAVX512 is a 14×32 AVX-512F kernel family: one generated kernel per
 // row count so that partial row panels waste no work, column masks for
 // partial column panels.
@@ -121,6 +174,7 @@ var kernelAVX512 = &kernel{
 	nc:             320,
 	tightA:         true,
 	tile:           tileAVX512,
+	tileStrided:    tileStridedAVX512,
 	transpose:      transposeAVX512,
 	transposePanel: transposePanelAVX512Go,
 	copyRows:       copyRowsAVX512Go,
@@ -141,7 +195,19 @@ var kernelAVX2 = &kernel{
 }
 
 func tileAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int) {
-	var m0, m1 uint16 = 0xffff, 0xffff
+	m0, m1 := columnMasks(nr)
+	avx512Kernels[mr-1](kc, a, b, c, ldc, alpha, beta, m0, m1)
+}
+
+func tileStridedAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr, ldb int) {
+	m0, m1 := columnMasks(nr)
+	avx512StridedKernels[mr-1](kc, a, b, c, ldc, alpha, beta, m0, m1, ldb)
+}
+
+// columnMasks returns the lane masks of the first nr ≤ 32 columns of a
+// tile, in its two halves.
+func columnMasks(nr int) (m0, m1 uint16) {
+	m0, m1 = 0xffff, 0xffff
 	if nr < 32 {
 		if nr <= 16 {
 			m0, m1 = uint16(1)<<nr-1, 0
@@ -149,7 +215,7 @@ func tileAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr i
 			m1 = uint16(1)<<(nr-16) - 1
 		}
 	}
-	avx512Kernels[mr-1](kc, a, b, c, ldc, alpha, beta, m0, m1)
+	return m0, m1
 }
 
 func tileAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32, mr, nr int) {

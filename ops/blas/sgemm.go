@@ -302,6 +302,10 @@ func partition(kern *kernel, m, n, k, threads int, splitK bool) (pm, pn, pk int)
 // where c and ldc give C (the caller's or a private one).
 func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ldc int, beta float32) {
 	kern := j.kern
+	if kern.tileStrided != nil && !j.transB && i1-i0 <= unpackedRows*kern.mr {
+		j.blockUnpacked(ws, i0, i1, j0, j1, p0, p1, c, ldc, beta)
+		return
+	}
 	mr, nr := kern.mr, kern.nr
 	ws.reserve(mr*j.kcBlk, j.kcBlk*j.ncBlk)
 	for jc := j0; jc < j1; jc += j.ncBlk {
@@ -325,6 +329,53 @@ func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32,
 				for jr := 0; jr < nc; jr += nr {
 					kern.tile(kc, ap, &ws.b[jr*kc], &c[crow+jr], ldc, j.alpha, b, rows, min(nr, nc-jr))
 				}
+			}
+		}
+	}
+}
+
+// unpackedRows is the most row panels of A for which block reads B in
+// place (blockUnpacked): packing B costs a read and a write of each of its
+// elements, which a product of so few rows uses too few times to repay.
+// The forward products of convolutions with few filters (F × C·KH·KW by
+// C·KH·KW × pixels, B just written by im2col) and of dense layers at
+// small batches are such products. On the AVX-512 machine of the README,
+// one thread, B in cache, unpacked against packed: 20×7488×25 (LeNet's
+// first convolution) 1.25× as fast, 1×1000×784 2.6×. More rows gain less
+// (50×384×500 1.4×, 64×1000×784 1.1× with B in cache), and a B read from
+// memory, a dense layer's weights in a training step, lost: LeNet's
+// 64×800·800×500 took 0.37 ms instead of 0.29.
+var unpackedRows = 2 // a variable for tests
+
+// blockUnpacked is block for a B that is not transposed, reading it where
+// it lies (kernel.tileStrided) instead of packing it. It packs every row
+// panel of A for a k block first, then goes over B one register panel of
+// columns at a time, all row panels of A in turn, so that each panel of B
+// is read from memory once. Every element of C sees the same k blocks in
+// the same order as under block: the results are the same, bit for bit.
+func (j *sgemmJob) blockUnpacked(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ldc int, beta float32) {
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
+	ws.reserve(roundUp(i1-i0, mr)*j.kcBlk, 0)
+	for pc := p0; pc < p1; pc += j.kcBlk {
+		kc := min(j.kcBlk, p1-pc)
+		b := beta
+		if pc > p0 {
+			b = 1
+		}
+		for ir := i0; ir < i1; ir += mr {
+			rows := min(mr, i1-ir)
+			stride := mr
+			if kern.tightA {
+				stride = rows
+			}
+			j.packA(ws.a[(ir-i0)*kc:], ir, rows, stride, pc, kc)
+		}
+		for jr := j0; jr < j1; jr += nr {
+			cols := min(nr, j1-jr)
+			bp := &j.b[pc*j.ldb+jr]
+			for ir := i0; ir < i1; ir += mr {
+				kern.tileStrided(kc, &ws.a[(ir-i0)*kc], bp, &c[ir*ldc+jr], ldc, j.alpha, b, min(mr, i1-ir), cols, j.ldb)
 			}
 		}
 	}

@@ -1,0 +1,140 @@
+//go:build !noasm
+
+package ops
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestConvLanesKernelsStayInBuffers runs im2colAsm and col2imAsm on
+// images, columns and gradients that end (start) at an inaccessible page,
+// with the image's columns last (first) in a chunk of two: a read or write
+// past the last row of the image or past its last output row in cols (or
+// before the first ones) crashes the test. The results must still match
+// the Go kernels.
+func TestConvLanesKernelsStayInBuffers(t *testing.T) {
+	if !haveRowsAsm {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var lanes convLanes
+	n, wideOut := 0, 0
+	for _, w := range []int{1, 5, 14, 15, 16, 17, 24, 28, 31, 32} {
+		for _, k := range [][2]int{{1, 1}, {3, 3}, {2, 4}, {5, 5}} {
+			for _, s := range [][2]int{{1, 1}, {2, 2}, {3, 1}, {1, 3}} {
+				for _, p := range []int{0, 1, 3} {
+					g := convGeom{N: 1, C: 2, H: 3 + w%5, W: w, F: 1,
+						Window: Window{KH: k[0], KW: k[1], SH: s[0], SW: s[1], PH: p, PW: p}}
+					var err error
+					if g.OH, g.OW, err = g.Window.Out(g.H, g.W); err != nil || !g.asmConvGeom() {
+						continue
+					}
+					for _, end := range []bool{true, false} {
+						n++
+						if g.OW > 16 {
+							wideOut++
+						}
+						name := fmt.Sprintf("%v end %t", g, end)
+						P, K, img, ld := g.p(), g.ckk(), g.C*g.H*g.W, 2*g.p()
+						i := 0
+						if end {
+							i = 1
+						}
+						x, cols, dx := guarded(t, img, end), guarded(t, K*ld, end), guarded(t, img, end)
+						asmTestValues(rng, x)
+						want := make([]float32, K*ld)
+						asmTestGarbage(want)
+						copy(cols, want)
+						im2col(g, x, want[i*P:], ld)
+						lanes.setIm2col(g)
+						im2colAsm(g, x, cols[i*P:], ld, &lanes)
+						if j := sameBits(want, cols); j >= 0 {
+							t.Fatalf("im2col %s: cell %d: asm %v, Go %v", name, j, cols[j], want[j])
+						}
+						asmTestValues(rng, cols)
+						wantDx := make([]float32, img)
+						col2im(g, cols[i*P:], ld, wantDx)
+						lanes.setCol2im(g)
+						col2imAsm(g, cols[i*P:], ld, dx, &lanes)
+						if j := sameBits(wantDx, dx); j >= 0 {
+							t.Fatalf("col2im %s: cell %d: asm %v, Go %v", name, j, dx[j], wantDx[j])
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d cases, %d with OW > 16", n, wideOut)
+	if n < 400 || wideOut < 60 {
+		t.Fatalf("only %d cases, %d with OW > 16", n, wideOut)
+	}
+}
+
+// TestConvAsmPathMatchesGoPath runs the convolution and its gradients on
+// ResNet's stride-2 geometries, its stride-1 stage 1 on 28×28 maps (with
+// fewer channels, for several images per chunk) and stem, LeNet's conv1
+// (and a few others), with chunks of several images, once on the assembly kernels and once on the Go ones
+// (haveRowsAsm off): the results must be the same bits.
+func TestConvAsmPathMatchesGoPath(t *testing.T) {
+	if !haveRowsAsm {
+		t.Skip("no AVX-512")
+	}
+	defer func() { haveRowsAsm = true }()
+	rng := rand.New(rand.NewPCG(4, 9))
+	for _, c := range []struct {
+		x, w        []int
+		stride, pad int
+	}{
+		{[]int{8, 16, 28, 28}, []int{32, 16, 3, 3}, 2, 1},
+		{[]int{9, 32, 14, 14}, []int{64, 32, 3, 3}, 2, 1},
+		{[]int{8, 16, 28, 28}, []int{32, 16, 1, 1}, 2, 0},
+		{[]int{9, 32, 14, 14}, []int{64, 32, 1, 1}, 2, 0},
+		{[]int{12, 8, 32, 32}, []int{8, 8, 3, 3}, 2, 1},
+		{[]int{7, 32, 14, 14}, []int{32, 32, 3, 3}, 1, 1},
+		{[]int{26, 6, 13, 21}, []int{5, 6, 3, 5}, 2, 2},
+		{[]int{7, 8, 28, 28}, []int{8, 8, 3, 3}, 1, 1},   // ResNet stage 1: OW 28
+		{[]int{30, 1, 28, 28}, []int{16, 1, 3, 3}, 1, 1}, // its stem
+		{[]int{30, 1, 28, 28}, []int{6, 1, 5, 5}, 1, 0},  // LeNet conv1: OW 24
+		{[]int{5, 3, 32, 32}, []int{4, 3, 5, 5}, 1, 2},   // OW 32
+	} {
+		g, err := newConvGeom(c.x, c.w, [2]int{c.stride, c.stride}, [2]int{c.pad, c.pad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !g.asmConv() {
+			t.Fatalf("%v: not on the assembly kernels", g)
+		}
+		x := make([]float32, g.N*g.C*g.H*g.W)
+		w := make([]float32, g.F*g.ckk())
+		b := make([]float32, g.F)
+		dy := make([]float32, g.N*g.F*g.p())
+		for _, v := range [][]float32{x, w, b, dy} {
+			asmTestValues(rng, v)
+		}
+		run := func(asm bool) (y, dx, dw []float32) {
+			haveRowsAsm = asm
+			y, dx, dw = make([]float32, len(dy)), make([]float32, len(x)), make([]float32, len(w))
+			convForward(g, new(convWorkspace), x, w, b, y, Linear)
+			convInputGrad(g, new(convWorkspace), w, dy, dx)
+			convFilterGrad(g, new(convWorkspace), x, dy, dw)
+			return y, dx, dw
+		}
+		y1, dx1, dw1 := run(true)
+		y0, dx0, dw0 := run(false)
+		haveRowsAsm = true
+		if j := sameBits(y0, y1); j >= 0 {
+			t.Errorf("%v: y[%d] asm %v, Go %v", g, j, y1[j], y0[j])
+		}
+		if j := sameBits(dx0, dx1); j >= 0 {
+			t.Errorf("%v: dx[%d] asm %v, Go %v", g, j, dx1[j], dx0[j])
+		}
+		if j := sameBits(dw0, dw1); j >= 0 {
+			t.Errorf("%v: dw[%d] asm %v, Go %v", g, j, dw1[j], dw0[j])
+		}
+		if g.chunk(4) < 2 {
+			t.Errorf("%v: one image per chunk; want several (cols rows longer than P)", g)
+		}
+	}
+}
