@@ -17,6 +17,8 @@ import (
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/retina-ml/retina/internal/par"
 )
 
 // A Plan runs the nodes some roots of a graph depend on. It is not safe for
@@ -25,6 +27,8 @@ type Plan struct {
 	vals  []G.Value // the value of each node: bound tensors for leaves, op results for the others
 	steps []step
 	slot  map[*G.Node]int
+	sum32 sumLoop[float32] // the additions' loops
+	sum64 sumLoop[float64]
 }
 
 type step struct {
@@ -117,7 +121,7 @@ func (p *Plan) Run() error {
 			st.argv[k] = p.vals[a]
 		}
 		prev := p.vals[st.out]
-		if st.add && addInto(prev, st.argv[0], st.argv[1]) {
+		if st.add && p.addInto(prev, st.argv[0], st.argv[1]) {
 			continue
 		}
 		var v G.Value
@@ -143,9 +147,10 @@ func isGorgoniaAdd(op G.Op) bool {
 
 // addInto sets dst = a + b elementwise when all three are tensors of one
 // shape and dtype (float32 or float64), or scalars of one dtype, dst not
-// sharing storage with a or b, and reports whether it did. Gorgonia's own addition computes the same
-// bits but allocates at every call.
-func addInto(dst, a, b G.Value) bool {
+// sharing storage with a or b, and reports whether it did. Gorgonia's own
+// addition computes the same bits, on one core, and allocates at every
+// call.
+func (p *Plan) addInto(dst, a, b G.Value) bool {
 	switch d := dst.(type) {
 	case *G.F32: // a scalar: a sum of losses
 		x, ok1 := a.(*G.F32)
@@ -171,20 +176,41 @@ func addInto(dst, a, b G.Value) bool {
 	}
 	switch d.Dtype() { // not d.Data(), which allocates
 	case tensor.Float32:
-		o, xs, ys := d.Float32s(), x.Float32s(), y.Float32s()
-		for i := range o {
-			o[i] = xs[i] + ys[i]
-		}
+		p.sum32.run(d.Float32s(), x.Float32s(), y.Float32s())
 	case tensor.Float64:
-		o, xs, ys := d.Float64s(), x.Float64s(), y.Float64s()
-		for i := range o {
-			o[i] = xs[i] + ys[i]
-		}
+		p.sum64.run(d.Float64s(), x.Float64s(), y.Float64s())
 	default:
 		return false
 	}
 	return true
 }
+
+// sumLoop is the state of an addition's loop over the cores, its body
+// bound once, so that an addition allocates nothing (see ops.loopPool).
+type sumLoop[T float32 | float64] struct {
+	o, x, y []T
+	body    func(chunk, lo, hi int)
+}
+
+// run sets o = x + y on every core; the three have one length.
+func (l *sumLoop[T]) run(o, x, y []T) {
+	if l.body == nil {
+		l.body = l.chunk
+	}
+	l.o, l.x, l.y = o, x[:len(o)], y[:len(o)]
+	par.For(len(o), sumGrain, l.body)
+	l.o, l.x, l.y = nil, nil, nil
+}
+
+func (l *sumLoop[T]) chunk(_, lo, hi int) {
+	o, x, y := l.o[lo:hi], l.x[lo:hi], l.y[lo:hi]
+	for i := range o {
+		o[i] = x[i] + y[i]
+	}
+}
+
+// sumGrain is the fewest elements worth handing to another core.
+const sumGrain = 1 << 14
 
 // aliases reports whether v shares its storage with one of args: an op
 // that returned an input (a view) must not be asked to overwrite it.
