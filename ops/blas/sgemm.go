@@ -302,7 +302,7 @@ func partition(kern *kernel, m, n, k, threads int, splitK bool) (pm, pn, pk int)
 // where c and ldc give C (the caller's or a private one).
 func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ldc int, beta float32) {
 	kern := j.kern
-	if kern.tileStrided != nil && !j.transB && i1-i0 <= unpackedRows*kern.mr {
+	if kern.tileStrided != nil && !j.transB && j.unpacked(i1-i0) {
 		j.blockUnpacked(ws, i0, i1, j0, j1, p0, p1, c, ldc, beta)
 		return
 	}
@@ -344,8 +344,17 @@ func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32,
 // first convolution) 1.25× as fast, 1×1000×784 2.6×. More rows gain less
 // (50×384×500 1.4×, 64×1000×784 1.1× with B in cache), and a B read from
 // memory, a dense layer's weights in a training step, lost: LeNet's
-// 64×800·800×500 took 0.37 ms instead of 0.29.
-var unpackedRows = 2 // a variable for tests
+// 64×800·800×500 took 0.37 ms instead of 0.29, and up to 5 panels for a B
+// of at most 1 MB made the MLP's training step (784-100-10) 10% slower.
+const unpackedRows = 2
+
+// unpacked reports whether block reads B in place for a block of rows rows.
+func (j *sgemmJob) unpacked(rows int) bool {
+	return !packAlways && rows <= unpackedRows*j.kern.mr
+}
+
+// packAlways, set by tests, makes block pack B always.
+var packAlways bool
 
 // blockUnpacked is block for a B that is not transposed, reading it where
 // it lies (kernel.tileStrided) instead of packing it. It packs every row
