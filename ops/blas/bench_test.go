@@ -88,3 +88,39 @@ func BenchmarkSgemm(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmUnpacked compares, on one thread, reading B in place
+// (blockUnpacked, the default for products of at most unpackedRows row
+// panels) with packing it, on such products: LeNet's first convolution
+// (20 filters of 25 weights, a chunk of 13 images of 576 pixels), ResNet's
+// 28×28 stage (16 filters of 144 weights, one image), and a dense layer at
+// batch 1 (1×784 by 784×1000).
+//
+//	go test -run '^$' -bench SgemmUnpacked -count 5 ./ops/blas/
+func BenchmarkSgemmUnpacked(b *testing.B) {
+	for _, tc := range []gemmCase{{m: 20, n: 7488, k: 25}, {m: 16, n: 784, k: 144}, {m: 1, n: 1000, k: 784}} {
+		ra, ca, lda, rb, cb, ldb, ldc := tc.dims()
+		x, y, z := make([]float32, ra*ca), make([]float32, rb*cb), make([]float32, tc.m*tc.n)
+		for i := range x {
+			x[i] = float32(i%7) - 3
+		}
+		for i := range y {
+			y[i] = float32(i%5) - 2
+		}
+		for _, packed := range []bool{false, true} {
+			name := tc.name() + "/in-place"
+			if packed {
+				name = tc.name() + "/packed"
+			}
+			b.Run(name, func(b *testing.B) {
+				defer SetThreads(SetThreads(1))
+				packAlways = packed
+				defer func() { packAlways = false }()
+				for range b.N {
+					Sgemm(false, false, tc.m, tc.n, tc.k, 1, x, lda, y, ldb, 0, z, ldc)
+				}
+				b.ReportMetric(2*float64(tc.m)*float64(tc.n)*float64(tc.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

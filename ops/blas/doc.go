@@ -24,7 +24,10 @@
 //
 //   - go-avx512 (amd64 with AVX-512F and AVX-512VL): a 14×32 kernel family,
 //     one kernel per row count 1..14 and column masks, so that edges waste
-//     no work;
+//     no work; products of at most 28 rows with B not transposed (the
+//     forward pass of a convolution with few filters, a dense layer at a
+//     small batch) read B where it lies instead of packing it, with a
+//     second family of the same kernels, bit for bit the same results;
 //   - go-avx2 (amd64 with AVX2 and FMA): a 6×16 kernel;
 //   - go-generic (other architectures, or the noasm build tag): a
 //     portable 4×4 kernel in plain Go.

@@ -340,12 +340,13 @@ func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32,
 // The forward products of convolutions with few filters (F × C·KH·KW by
 // C·KH·KW × pixels, B just written by im2col) and of dense layers at
 // small batches are such products. On the AVX-512 machine of the README,
-// one thread, B in cache, unpacked against packed: 20×7488×25 (LeNet's
-// first convolution) 1.25× as fast, 1×1000×784 2.6×. More rows gain less
-// (50×384×500 1.4×, 64×1000×784 1.1× with B in cache), and a B read from
-// memory, a dense layer's weights in a training step, lost: LeNet's
-// 64×800·800×500 took 0.37 ms instead of 0.29, and up to 5 panels for a B
-// of at most 1 MB made the MLP's training step (784-100-10) 10% slower.
+// one thread, in place against packed (BenchmarkSgemmUnpacked, medians of
+// 3): 20×7488×25 (LeNet's first convolution) 1.28× as fast, 16×784×144
+// (ResNet's 28×28 stage) 1.56×, 1×1000×784 2.5×. More rows gained less
+// where B was in cache and lost where it was not, a dense layer's weights
+// in a training step: reading B in place for up to 5 row panels made
+// LeNet's 64×800·800×500 take 0.37 ms instead of 0.29, and the MLP's
+// (784-100-10) training step 10% longer.
 const unpackedRows = 2
 
 // unpacked reports whether block reads B in place for a block of rows rows.
