@@ -20,6 +20,13 @@
 // but run faster: on the README's machine LeNet's second convolution
 // (12×12 images) took 14% longer for its input gradient and 8% for its
 // filter gradient through the permutes.
+//
+// Stride-1 convolutions whose output has the input's size (OH = H, OW =
+// W) have the flat kernels, last (im2colFlatAsm, col2imFlatAsm): a row of
+// cols is then the channel's plane shifted by a constant, copied (added)
+// 16 positions at a time with a precomputed mask per kernel offset and
+// chunk, whatever the row boundaries. They take the place of the others
+// for those geometries (conv_asm.go, flatAsm).
 
 // func im2colLanesAsm(a *convArgs)
 // Unrolls one image: for every channel c, kernel row kh and column kw, row
@@ -455,5 +462,158 @@ col2imNextKH:
 	ADDQ convS1Args_chw(AX), BX
 	DECQ R8
 	JNE col2imC
+	VZEROUPPER
+	RET
+
+// func im2colFlatAsm(a *convFlatArgs)
+// Unrolls one image for a stride-1 convolution whose output has the
+// input's size (conv_asm.go, convFlatArgs): row r = (c·KH + kh)·KW + kw of
+// cols (stride ld bytes) is plane c of x shifted by s = (kh − PH)·W +
+// (kw − PW) positions, position p taking x[c][p + s] in the lanes of its
+// mask and zero in the others. Per 16-lane chunk j: one masked load
+// (zeroing) at &x[c][16j + s], masked-out lanes never fault, the loaded
+// ones inside the plane, and one store to &row[16j], masked to the P
+// lanes in the last chunk (K2). The masks come in the order the loops
+// read them, kernel offset major, R13 stepping through them; SI is the
+// load of chunk 0 for (kh, kw), &x[c][s].
+TEXT ·im2colFlatAsm(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ convFlatArgs_x(AX), BX
+	ADDQ convFlatArgs_s0(AX), BX         // &x[c][s] for (kh, kw) = (0, 0)
+	MOVQ convFlatArgs_cols(AX), DI       // row r of cols
+	MOVQ convFlatArgs_tail(AX), DX
+	KMOVW DX, K2
+	MOVQ convFlatArgs_c(AX), R8
+
+flatC:
+	MOVQ convFlatArgs_masks(AX), R13
+	MOVQ BX, SI
+	MOVQ convFlatArgs_kh(AX), R10
+flatKH:
+	MOVQ convFlatArgs_kw(AX), R11
+flatKW:
+	MOVQ SI, CX                          // &x[c][16j + s]
+	MOVQ DI, DX                          // &row[16j]
+	MOVQ convFlatArgs_nch(AX), R9
+	DECQ R9                              // the whole chunks
+	JEQ flatLast
+flatChunk:
+	KMOVW (R13), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS Z0, (DX)
+	ADDQ $64, CX
+	ADDQ $64, DX
+	ADDQ $2, R13
+	DECQ R9
+	JNE flatChunk
+flatLast:
+	KMOVW (R13), K1
+	VMOVUPS.Z (CX), K1, Z0
+	VMOVUPS Z0, K2, (DX)
+	ADDQ $2, R13
+	ADDQ convFlatArgs_ld(AX), DI
+	ADDQ $4, SI                          // kw + 1
+	DECQ R11
+	JNE flatKW
+	ADDQ convFlatArgs_skip(AX), SI       // (kh + 1, 0)
+	DECQ R10
+	JNE flatKH
+	ADDQ convFlatArgs_plane(AX), BX
+	DECQ R8
+	JNE flatC
+	VZEROUPPER
+	RET
+
+// func col2imFlatAsm(a *convFlatArgs)
+// The adjoint of im2colFlatAsm, a gather (x is dx here): per channel c
+// and 16-lane chunk j of dx's plane, the lanes start from +0 and add, for
+// kh = 0, …, KH−1 and kw = 0, …, KW−1 in that order, the lanes of
+// cols[(c·KH + kh)·KW + kw][16j − s], s = (kh − PH)·W + (kw − PW), in
+// the lanes of (kh, kw, j)'s mask: the input positions whose output
+// position is inside the plane, its row and its column. The others are
+// left as they are (merge masking), as col2im leaves them, so the sums
+// are col2im's bit for bit. One store per chunk, masked to the P lanes in
+// the last one (K2). The chunks go two at a time (Z0, Z1), two chains of
+// additions in flight, and the last one alone when their count is odd.
+// DI is 64j, R13 the mask of (0, 0, j), DX that of (kh, kw, j), CX =
+// 2·⌈P/16⌉ from (kh, kw, j) to the next kernel offset; SI is the load of
+// (kh, kw), from which kw + 1 is ld − 4 bytes on (R12) and (kh + 1, 0) is
+// −(W − KW)·4 on from (kh, KW).
+TEXT ·col2imFlatAsm(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ convFlatArgs_cols(AX), BX
+	SUBQ convFlatArgs_s0(AX), BX         // &row(c, 0, 0)[−s] for (kh, kw) = (0, 0)
+	MOVQ convFlatArgs_x(AX), R14         // plane c of dx
+	MOVQ convFlatArgs_tail(AX), DX
+	KMOVW DX, K2
+	MOVQ convFlatArgs_ld(AX), R12
+	SUBQ $4, R12
+	MOVQ convFlatArgs_nch(AX), CX
+	SHLQ $1, CX
+	MOVQ convFlatArgs_c(AX), R8
+
+flatC:
+	MOVQ convFlatArgs_masks(AX), R13
+	XORQ DI, DI
+	MOVQ convFlatArgs_nch(AX), R9        // chunks left
+	CMPQ R9, $2
+	JLT flatOne
+flatPair:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	LEAQ (BX)(DI*1), SI
+	MOVQ R13, DX
+	MOVQ convFlatArgs_kh(AX), R10
+flatPairKH:
+	MOVQ convFlatArgs_kw(AX), R11
+flatPairKW:
+	KMOVW (DX), K1
+	KMOVW 2(DX), K3
+	VADDPS (SI), Z0, K1, Z0
+	VADDPS 64(SI), Z1, K3, Z1
+	ADDQ CX, DX
+	ADDQ R12, SI
+	DECQ R11
+	JNE flatPairKW
+	SUBQ convFlatArgs_skip(AX), SI
+	DECQ R10
+	JNE flatPairKH
+	ADDQ $4, R13
+	SUBQ $2, R9
+	JEQ flatPairLast
+	VMOVUPS Z0, (R14)(DI*1)
+	VMOVUPS Z1, 64(R14)(DI*1)
+	ADDQ $128, DI
+	CMPQ R9, $2
+	JGE flatPair
+	JMP flatOne
+flatPairLast:
+	VMOVUPS Z0, (R14)(DI*1)
+	VMOVUPS Z1, K2, 64(R14)(DI*1)
+	JMP flatNextC
+
+flatOne:                                 // the last chunk, alone
+	VPXORD Z0, Z0, Z0
+	LEAQ (BX)(DI*1), SI
+	MOVQ R13, DX
+	MOVQ convFlatArgs_kh(AX), R10
+flatOneKH:
+	MOVQ convFlatArgs_kw(AX), R11
+flatOneKW:
+	KMOVW (DX), K1
+	VADDPS (SI), Z0, K1, Z0
+	ADDQ CX, DX
+	ADDQ R12, SI
+	DECQ R11
+	JNE flatOneKW
+	SUBQ convFlatArgs_skip(AX), SI
+	DECQ R10
+	JNE flatOneKH
+	VMOVUPS Z0, K2, (R14)(DI*1)
+flatNextC:
+	ADDQ convFlatArgs_plane(AX), R14
+	ADDQ convFlatArgs_kkld(AX), BX
+	DECQ R8
+	JNE flatC
 	VZEROUPPER
 	RET

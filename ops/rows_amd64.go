@@ -46,3 +46,13 @@ func im2colS1Asm(a *convS1Args)
 
 //go:noescape
 func col2imS1Asm(a *convS1Args)
+
+// im2colFlatAsm and col2imFlatAsm are the same for stride-1 convolutions
+// whose output has the input's size, a whole plane at a time
+// (im2col_amd64.s).
+//
+//go:noescape
+func im2colFlatAsm(a *convFlatArgs)
+
+//go:noescape
+func col2imFlatAsm(a *convFlatArgs)

@@ -27,3 +27,7 @@ func col2imLanesAsm(a *convArgs) { panic("unreachable") }
 func im2colS1Asm(a *convS1Args) { panic("unreachable") }
 
 func col2imS1Asm(a *convS1Args) { panic("unreachable") }
+
+func im2colFlatAsm(a *convFlatArgs) { panic("unreachable") }
+
+func col2imFlatAsm(a *convFlatArgs) { panic("unreachable") }
