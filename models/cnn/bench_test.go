@@ -123,9 +123,10 @@ func BenchmarkPredictLeNet(b *testing.B) {
 			defer p.Close()
 			out := [][]float32{make([]float32, batch*10)}
 			calls := testSet.Len() / batch
-			// Warm up: the convolutions keep a workspace per chunk running at
-			// once, made as more chunks first run together.
-			for range 3 {
+			// Warm up: the convolutions and the matrix multiplies keep a
+			// workspace per call running at once, made as more of them
+			// first run together.
+			for range 10 {
 				if err := p.PredictInto(out, testSet.X[:batch*ss]); err != nil {
 					b.Fatal(err)
 				}

@@ -307,7 +307,7 @@ func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32,
 		return
 	}
 	mr, nr := kern.mr, kern.nr
-	ws.reserve(mr*j.kcBlk, j.kcBlk*j.ncBlk)
+	j.reserve(ws)
 	for jc := j0; jc < j1; jc += j.ncBlk {
 		nc := min(j.ncBlk, j1-jc)
 		for pc := p0; pc < p1; pc += j.kcBlk {
@@ -366,7 +366,7 @@ var packAlways bool
 func (j *sgemmJob) blockUnpacked(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ldc int, beta float32) {
 	kern := j.kern
 	mr, nr := kern.mr, kern.nr
-	ws.reserve(roundUp(i1-i0, mr)*j.kcBlk, 0)
+	j.reserve(ws)
 	for pc := p0; pc < p1; pc += j.kcBlk {
 		kc := min(j.kcBlk, p1-pc)
 		b := beta
@@ -389,6 +389,13 @@ func (j *sgemmJob) blockUnpacked(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []
 			}
 		}
 	}
+}
+
+// reserve sizes ws for either way of computing a block of j (block and
+// blockUnpacked): the workspaces go round every call, so one sized for a
+// single way would grow again the first time it served the other.
+func (j *sgemmJob) reserve(ws *workspace) {
+	ws.reserve(unpackedRows*j.kern.mr*j.kcBlk, j.kcBlk*j.ncBlk)
 }
 
 // packA packs op(A)[i0:i0+rows, p0:p0+kc] into dst: for each k step p the
