@@ -40,6 +40,9 @@ type OptimizerState struct {
 	Steps int    // updates taken
 	Slots []Slot // the state buffers, each shaped like one parameter
 	sizes []int  // element counts of the parameters it was made for
+
+	loop32 updateLoop[float32] // the updates' loops over the cores, reused
+	loop64 updateLoop[float64]
 }
 
 // Slot is one named optimizer state buffer; exactly one of F32 and F64 is set.
@@ -121,19 +124,69 @@ func checkArgs(params []*graph.Param, grads []*tensor.Dense) error {
 	return nil
 }
 
-// chunked runs fn over [0, n) split across the cores; elementwise updates
-// are independent, so the split does not change results. It reports whether
-// every chunk returned true.
-func chunked(n int, fn func(lo, hi int) bool) bool {
-	const grain = 1 << 14
-	ok := make([]bool, par.Chunks(n, grain))
-	par.For(n, grain, func(c, lo, hi int) { ok[c] = fn(lo, hi) })
-	for _, o := range ok {
-		if !o {
+// updateLoop runs one parameter's update over the cores: elementwise
+// updates are independent, so the split does not change results. Its body
+// is bound once and its arguments are fields, so that an update allocates
+// nothing (a closure handed to par.For would be allocated at every call).
+type updateLoop[T float32 | float64] struct {
+	rule    int // sgdRule, adamRule or adamAsmRule
+	p, g    []T // the parameter and its gradient
+	a, b    []T // the state: SGD's velocity in a; Adam's moments in a and b
+	sgd     sgdConsts[T]
+	adam    adamConsts64[T]
+	adamAsm adamConsts // adam's constants for adamAVX512
+	ok      []bool     // per chunk: every gradient element was finite
+	body    func(chunk, lo, hi int)
+}
+
+const (
+	sgdRule = iota
+	adamRule
+	adamAsmRule
+)
+
+// updateGrain is the fewest elements worth handing to another core.
+const updateGrain = 1 << 14
+
+// run updates elements [0, len(l.p)) and reports whether every gradient
+// element was finite; it then drops its slices.
+func (l *updateLoop[T]) run() bool {
+	if l.body == nil {
+		l.body = l.chunk
+	}
+	n := len(l.p)
+	l.g, l.a = l.g[:n], l.a[:n]
+	if l.b != nil {
+		l.b = l.b[:n]
+	}
+	chunks := par.Chunks(n, updateGrain)
+	if cap(l.ok) < chunks {
+		l.ok = make([]bool, chunks)
+	}
+	l.ok = l.ok[:chunks]
+	par.For(n, updateGrain, l.body)
+	l.p, l.g, l.a, l.b = nil, nil, nil, nil
+	for _, ok := range l.ok {
+		if !ok {
 			return false
 		}
 	}
 	return true
+}
+
+func (l *updateLoop[T]) chunk(c, lo, hi int) {
+	switch l.rule {
+	case sgdRule:
+		l.ok[c] = sgdRange(&l.sgd, l.p[lo:hi], l.g[lo:hi], l.a[lo:hi])
+	case adamRule:
+		l.ok[c] = adamRange(&l.adam, l.p[lo:hi], l.g[lo:hi], l.a[lo:hi], l.b[lo:hi])
+	case adamAsmRule:
+		if lo < hi {
+			l.ok[c] = adamAVX512(unsafe.Pointer(&l.p[lo]), unsafe.Pointer(&l.g[lo]), unsafe.Pointer(&l.a[lo]), unsafe.Pointer(&l.b[lo]), hi-lo, &l.adamAsm)
+		} else {
+			l.ok[c] = true
+		}
+	}
 }
 
 // nonFinite returns the first NaN or ±Inf of g, for error messages.
@@ -180,9 +233,9 @@ func (o *SGD) Step(params []*graph.Param, grads []*tensor.Dense, st *OptimizerSt
 		v := st.Slots[i]
 		switch p.Value.Dtype() {
 		case tensor.Float32:
-			ok = sgdUpdate(p.Value.Float32s(), grads[i].Float32s(), v.F32, lr, o.Momentum, o.WeightDecay, o.Nesterov)
+			ok = sgdUpdate(&st.loop32, p.Value.Float32s(), grads[i].Float32s(), v.F32, lr, o.Momentum, o.WeightDecay, o.Nesterov)
 		case tensor.Float64:
-			ok = sgdUpdate(p.Value.Float64s(), grads[i].Float64s(), v.F64, lr, o.Momentum, o.WeightDecay, o.Nesterov)
+			ok = sgdUpdate(&st.loop64, p.Value.Float64s(), grads[i].Float64s(), v.F64, lr, o.Momentum, o.WeightDecay, o.Nesterov)
 		}
 		if !ok {
 			return &DivergenceError{Step: st.Steps, What: "gradient of " + p.Name, Value: nonFiniteOf(grads[i])}
@@ -192,28 +245,40 @@ func (o *SGD) Step(params []*graph.Param, grads []*tensor.Dense, st *OptimizerSt
 	return nil
 }
 
-func sgdUpdate[T float32 | float64](p, g, v []T, lr, mom, wd float64, nesterov bool) bool {
-	l, m, d := T(lr), T(mom), T(wd)
-	return chunked(len(p), func(lo, hi int) bool {
-		for j := lo; j < hi; j++ {
-			gj := g[j]
-			if gj-gj != 0 {
-				return false
-			}
-			gj += d * p[j]
-			if m == 0 {
-				p[j] -= l * gj
-				continue
-			}
-			v[j] = m*v[j] + gj
-			if nesterov {
-				p[j] -= l * (gj + m*v[j])
-			} else {
-				p[j] -= l * v[j]
-			}
+// sgdConsts are one SGD step's settings in the parameters' type.
+type sgdConsts[T float32 | float64] struct {
+	lr, momentum, decay T
+	nesterov            bool
+}
+
+func sgdUpdate[T float32 | float64](l *updateLoop[T], p, g, v []T, lr, mom, wd float64, nesterov bool) bool {
+	l.rule, l.p, l.g, l.a, l.b = sgdRule, p, g, v, nil
+	l.sgd = sgdConsts[T]{lr: T(lr), momentum: T(mom), decay: T(wd), nesterov: nesterov}
+	return l.run()
+}
+
+// sgdRange updates p with g and the velocity v (slices of one length).
+func sgdRange[T float32 | float64](c *sgdConsts[T], p, g, v []T) bool {
+	l, m, d := c.lr, c.momentum, c.decay
+	g, v = g[:len(p)], v[:len(p)]
+	for j := range p {
+		gj := g[j]
+		if gj-gj != 0 {
+			return false
 		}
-		return true
-	})
+		gj += d * p[j]
+		if m == 0 {
+			p[j] -= l * gj
+			continue
+		}
+		v[j] = m*v[j] + gj
+		if c.nesterov {
+			p[j] -= l * (gj + m*v[j])
+		} else {
+			p[j] -= l * v[j]
+		}
+	}
+	return true
 }
 
 func nonFiniteOf(t *tensor.Dense) float64 {
@@ -299,9 +364,9 @@ func (o *Adam) Step(params []*graph.Param, grads []*tensor.Dense, st *OptimizerS
 		m, v := st.Slots[i], st.Slots[n+i]
 		switch p.Value.Dtype() {
 		case tensor.Float32:
-			ok = adamUpdate(h, p.Value.Float32s(), grads[i].Float32s(), m.F32, v.F32)
+			ok = adamUpdate(&st.loop32, h, p.Value.Float32s(), grads[i].Float32s(), m.F32, v.F32)
 		case tensor.Float64:
-			ok = adamUpdate(h, p.Value.Float64s(), grads[i].Float64s(), m.F64, v.F64)
+			ok = adamUpdate(&st.loop64, h, p.Value.Float64s(), grads[i].Float64s(), m.F64, v.F64)
 		}
 		if !ok {
 			return &DivergenceError{Step: st.Steps, What: "gradient of " + p.Name, Value: nonFiniteOf(grads[i])}
@@ -317,33 +382,43 @@ type adamStep struct {
 	b1, b2, eps, step, bc2, decay, shrink float64
 }
 
-func adamUpdate[T float32 | float64](h adamStep, p, g, m, v []T) bool {
-	if p32, ok := any(p).([]float32); ok && haveAdamAsm {
-		g32, m32, v32 := any(g).([]float32), any(m).([]float32), any(v).([]float32)
-		c := adamConsts{b1: float32(h.b1), c1: float32(1 - h.b1), b2: float32(h.b2), c2: float32(1 - h.b2),
+// adamConsts64 are adamStep's constants in the parameters' type.
+type adamConsts64[T float32 | float64] struct {
+	b1, c1, b2, c2, step, inv, eps, decay, shrink T
+}
+
+func adamUpdate[T float32 | float64](l *updateLoop[T], h adamStep, p, g, m, v []T) bool {
+	l.p, l.g, l.a, l.b = p, g, m, v
+	if _, ok := any(p).([]float32); ok && haveAdamAsm {
+		l.rule = adamAsmRule
+		l.adamAsm = adamConsts{b1: float32(h.b1), c1: float32(1 - h.b1), b2: float32(h.b2), c2: float32(1 - h.b2),
 			step: float32(h.step), inv: float32(1 / h.bc2), eps: float32(h.eps), decay: float32(h.decay), shrink: float32(h.shrink)}
-		_, _, _ = g32[len(p32)-1], m32[len(p32)-1], v32[len(p32)-1]
-		return chunked(len(p), func(lo, hi int) bool {
-			return adamAVX512(unsafe.Pointer(&p32[lo]), unsafe.Pointer(&g32[lo]), unsafe.Pointer(&m32[lo]), unsafe.Pointer(&v32[lo]), hi-lo, &c)
-		})
+		return l.run()
 	}
-	b1, b2, c1, c2 := T(h.b1), T(h.b2), T(1-h.b1), T(h.b2)
-	c2 = 1 - c2
-	step, inv, eps, decay, shrink := T(h.step), T(1/h.bc2), T(h.eps), T(h.decay), T(h.shrink)
-	return chunked(len(p), func(lo, hi int) bool {
-		for j := lo; j < hi; j++ {
-			gj := g[j]
-			if gj-gj != 0 {
-				return false
-			}
-			if decay != 0 {
-				gj += decay * p[j]
-			}
-			mj := b1*m[j] + c1*gj
-			vj := b2*v[j] + c2*gj*gj
-			m[j], v[j] = mj, vj
-			p[j] = shrink*p[j] - step*mj/(T(math.Sqrt(float64(vj)))*inv+eps)
+	l.rule = adamRule
+	c2 := T(h.b2)
+	l.adam = adamConsts64[T]{b1: T(h.b1), c1: T(1 - h.b1), b2: T(h.b2), c2: 1 - c2,
+		step: T(h.step), inv: T(1 / h.bc2), eps: T(h.eps), decay: T(h.decay), shrink: T(h.shrink)}
+	return l.run()
+}
+
+// adamRange updates p with g and the moments m, v (slices of one length).
+func adamRange[T float32 | float64](c *adamConsts64[T], p, g, m, v []T) bool {
+	b1, b2, c1, c2 := c.b1, c.b2, c.c1, c.c2
+	step, inv, eps, decay, shrink := c.step, c.inv, c.eps, c.decay, c.shrink
+	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
+	for j := range p {
+		gj := g[j]
+		if gj-gj != 0 {
+			return false
 		}
-		return true
-	})
+		if decay != 0 {
+			gj += decay * p[j]
+		}
+		mj := b1*m[j] + c1*gj
+		vj := b2*v[j] + c2*gj*gj
+		m[j], v[j] = mj, vj
+		p[j] = shrink*p[j] - step*mj/(T(math.Sqrt(float64(vj)))*inv+eps)
+	}
+	return true
 }

@@ -279,3 +279,30 @@ func BenchmarkAdamDeepAE(b *testing.B) {
 	}
 	b.ReportMetric(28*float64(total)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 }
+
+// TestOptimizerStepsAllocateNothing checks that, once warm, an update of
+// float32 and float64 parameters large enough to run on several cores
+// allocates nothing, with each optimizer.
+func TestOptimizerStepsAllocateNothing(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		var params []*graph.Param
+		var grads []*tensor.Dense
+		for _, n := range []int{100_000, 10} {
+			params = append(params, &graph.Param{Name: "p", Value: tensor.New(tensor.Of(dt), tensor.WithShape(n))})
+			grads = append(grads, tensor.New(tensor.Of(dt), tensor.WithShape(n)))
+		}
+		for _, o := range []Optimizer{&SGD{LearningRate: 0.1, Momentum: 0.9, WeightDecay: 1e-4}, &SGD{LearningRate: 0.1}, &Adam{LearningRate: 1e-3}} {
+			st := o.NewState(params)
+			if err := o.Step(params, grads, st, 0.1); err != nil {
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(20, func() {
+				if err := o.Step(params, grads, st, 0.1); err != nil {
+					t.Fatal(err)
+				}
+			}); n != 0 {
+				t.Errorf("%v %v: %v allocations per step", dt, o, n)
+			}
+		}
+	}
+}

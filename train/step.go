@@ -114,11 +114,13 @@ func (t *Trainer) load(f *feed) error {
 	return nil
 }
 
+// copyInto copies src into d, a float32 or float64 tensor.
 func copyInto(d *tensor.Dense, src []float32) {
-	switch dst := d.Data().(type) {
-	case []float32:
-		copy(dst, src)
-	case []float64:
+	switch d.Dtype() { // not d.Data(), which allocates
+	case tensor.Float32:
+		copy(d.Float32s(), src)
+	case tensor.Float64:
+		dst := d.Float64s()
 		for i, v := range src {
 			dst[i] = float64(v)
 		}
