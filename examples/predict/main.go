@@ -202,12 +202,6 @@ var builders = map[string]func() (*graph.Model, error){
 	"resnet":  func() (*graph.Model, error) { return cnn.ResNet(16, 2) },
 }
 
-// runConfig is what predict reads of a run's config.json.
-type runConfig struct {
-	Example string            `json:"example"`
-	Flags   map[string]string `json:"flags"`
-}
-
 // loaded is the model to run and where it came from.
 type loaded struct {
 	m       *graph.Model
@@ -243,17 +237,13 @@ func load(o *options) (*loaded, error) {
 // fromRun declares the network a run folder's config.json describes and
 // finds its weights.
 func (l *loaded) fromRun(dir string) error {
-	data, err := os.ReadFile(filepath.Join(dir, cli.ConfigName))
+	example, flags, err := cli.ReadConfig("-run", dir)
 	if err != nil {
-		return errors.Wrapf(err, "-run %s: not a training run folder", dir)
+		return err
 	}
-	var c runConfig
-	if err := json.Unmarshal(data, &c); err != nil || c.Flags == nil {
-		return errors.Errorf("-run %s: %s is not a Retina run configuration (%v)", dir, cli.ConfigName, err)
-	}
-	switch c.Example {
+	switch example {
 	case "mnist-cnn":
-		l.name = c.Flags["model"]
+		l.name = flags["model"]
 		if l.name == "" {
 			l.name = "lenet"
 		}
@@ -266,25 +256,25 @@ func (l *loaded) fromRun(dir string) error {
 		l.m, err = mlp.Seed()
 	case "resnet":
 		var width, blocks int
-		width, err = strconv.Atoi(c.Flags["width"])
+		width, err = strconv.Atoi(flags["width"])
 		if err == nil {
-			blocks, err = strconv.Atoi(c.Flags["blocks"])
+			blocks, err = strconv.Atoi(flags["blocks"])
 		}
 		if err != nil {
-			return errors.Errorf("-run %s: resnet run without valid -width and -blocks in %s (%q, %q)", dir, cli.ConfigName, c.Flags["width"], c.Flags["blocks"])
+			return errors.Errorf("-run %s: resnet run without valid -width and -blocks in %s (%q, %q)", dir, cli.ConfigName, flags["width"], flags["blocks"])
 		}
 		l.name = fmt.Sprintf("resnet (width %d, %d blocks)", width, blocks)
 		l.m, err = cnn.ResNet(width, blocks)
 	default:
-		return errors.Errorf("-run %s: a run of %q; predict reads runs of mnist-cnn, mnist-mlp and resnet", dir, c.Example)
+		return errors.Errorf("-run %s: a run of %q; predict reads runs of mnist-cnn, mnist-mlp and resnet", dir, example)
 	}
 	if err != nil {
 		return errors.Wrapf(err, "-run %s", dir)
 	}
-	if ds := c.Flags["dataset"]; ds != "" {
+	if ds := flags["dataset"]; ds != "" {
 		l.dataset = ds
 	}
-	l.data = c.Flags["data"]
+	l.data = flags["data"]
 	for _, name := range []string{cli.WeightsName, train.CheckpointName} {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err == nil {

@@ -201,14 +201,25 @@ type config struct {
 // ConfigName is the file in a run folder that records the run's flags.
 const ConfigName = "config.json"
 
-func readConfig(dir string) (*config, error) {
+// ReadConfig reads the config.json of the run folder dir: the example that
+// made the run and its flags, as given or defaulted. Its errors start with
+// flag and dir, the command-line flag that named the folder ("-run DIR: …").
+func ReadConfig(flag, dir string) (example string, flags map[string]string, err error) {
+	c, err := readConfig(flag, dir)
+	if err != nil {
+		return "", nil, err
+	}
+	return c.Example, c.Flags, nil
+}
+
+func readConfig(flag, dir string) (*config, error) {
 	data, err := os.ReadFile(filepath.Join(dir, ConfigName))
 	if err != nil {
-		return nil, errors.Errorf("-out %s: no run to resume (%v)", dir, err)
+		return nil, errors.Errorf("%s %s: not a training run folder (%v)", flag, dir, err)
 	}
 	var c config
 	if err := json.Unmarshal(data, &c); err != nil || c.Flags == nil {
-		return nil, errors.Errorf("-out %s: %s is not a Retina run configuration (%v)", dir, ConfigName, err)
+		return nil, errors.Errorf("%s %s: %s is not a Retina run configuration (%v)", flag, dir, ConfigName, err)
 	}
 	return &c, nil
 }
@@ -219,7 +230,7 @@ func (f *Flags) restore() error {
 	if f.Out == "" {
 		return errors.New("-resume needs -out: the folder of the run to continue")
 	}
-	c, err := readConfig(f.Out)
+	c, err := readConfig("-out", f.Out)
 	if err != nil {
 		return err
 	}
