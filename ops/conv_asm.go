@@ -154,7 +154,7 @@ func (l *convLanes) setFlat(g convGeom, col2im bool) {
 		if a < b {
 			ja, jb = a>>4, (b+15)>>4
 		}
-		first, last := rangeMask16(a-16*ja, b-16*ja), rangeMask16(a-16*(jb-1), b-16*(jb-1))
+		first, last := laneMask(a-16*ja, b-16*ja, 16), laneMask(a-16*(jb-1), b-16*(jb-1), 16)
 		for kw := 0; kw < g.KW; kw++ {
 			dst := m[(kh*g.KW+kw)*nch:][:nch]
 			if kh > 0 {
@@ -172,12 +172,6 @@ func (l *convLanes) setFlat(g convGeom, col2im bool) {
 			}
 		}
 	}
-}
-
-// rangeMask16 returns the 16-bit mask of the lanes i in [lo, hi) ∩ [0, 16).
-func rangeMask16(lo, hi int) uint16 {
-	lo, hi = min(max(lo, 0), 16), min(max(hi, 0), 16)
-	return uint16(1<<(hi&31)-1) &^ uint16(1<<(lo&31)-1)
 }
 
 // flatArgs returns the arguments common to both flat kernels.
@@ -242,11 +236,9 @@ func (g convGeom) asmConvGeom() bool {
 
 // laneMask returns the 16-bit mask of the lanes i in [lo, hi) ∩ [0, n).
 func laneMask(lo, hi, n int) uint16 {
-	var m uint16
-	for i := max(lo, 0); i < min(hi, n); i++ {
-		m |= 1 << i
-	}
-	return m
+	n = min(n, 16)
+	lo, hi = min(max(lo, 0), n), min(max(hi, 0), n)
+	return uint16(1<<(hi&31)-1) &^ uint16(1<<(lo&31)-1)
 }
 
 // setIm2col fills l for im2colAsm: lane j of kw's entry for lanes 16h to
