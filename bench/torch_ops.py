@@ -14,7 +14,8 @@ ops/ time, on the same shapes, so that the two can be compared as a ratio
     pad 1: {forward,input-grad,filter-grad}
   BenchmarkConv2DResNet (ops/bench_test.go): the 3x3, pad 1 convolutions
     of cnn.ResNet(16, 2) at batch 64: stage1 (16 -> 16 maps, 28x28),
-    stage2-down (16 -> 32, stride 2), stage3 (64 -> 64, 7x7):
+    stage2-down (16 -> 32, stride 2), stage2 (32 -> 32, 14x14),
+    stage3 (64 -> 64, 7x7):
     {forward,input-grad,filter-grad}
   BenchmarkUpsample2D, x (64, 32, 14, 14), 2x2: {forward,backward}
   BenchmarkGlobalAvgPool2D, x (64, 32, 14, 14): {forward,backward}
@@ -96,7 +97,7 @@ def cases():
             conv_cases("groups2-dilation2", x, r(32, 16, 3, 3), r(32), 1, 2, 2, 2)]
     out += [("ConvTranspose2D/" + n, f) for n, f in
             conv_cases("x", r(64, 32, 7, 7), r(32, 16, 4, 4), r(16), 2, 1, 1, 1, transposed=True)]
-    for name, c, hw, f, stride in [("stage1", 16, 28, 16, 1), ("stage2-down", 16, 28, 32, 2), ("stage3", 64, 7, 64, 1)]:
+    for name, c, hw, f, stride in [("stage1", 16, 28, 16, 1), ("stage2-down", 16, 28, 32, 2), ("stage2", 32, 14, 32, 1), ("stage3", 64, 7, 64, 1)]:
         out += [("Conv2DResNet/" + n, fn) for n, fn in
                 conv_cases(name, r(64, c, hw, hw), r(f, c, 3, 3), r(f), stride, 1, 1, 1)]
     out = [(n.replace("/x/", "/"), f) for n, f in out]

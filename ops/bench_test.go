@@ -127,14 +127,14 @@ func BenchmarkConv2D(b *testing.B) {
 
 // BenchmarkConv2DResNet times the 3×3 convolutions (padding 1) of
 // cnn.ResNet(16, 2) at batch 64: the 28×28 stage of 16 maps, the strided
-// first convolution of the second stage (16 → 32 maps, 28×28 → 14×14) and
-// the 7×7 stage of 64 maps.
+// first convolution of the second stage (16 → 32 maps, 28×28 → 14×14), the
+// rest of that 14×14 stage (32 maps) and the 7×7 stage of 64 maps.
 func BenchmarkConv2DResNet(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 4))
 	for _, c := range []struct {
 		name             string
 		c, hw, f, stride int
-	}{{"stage1", 16, 28, 16, 1}, {"stage2-down", 16, 28, 32, 2}, {"stage3", 64, 7, 64, 1}} {
+	}{{"stage1", 16, 28, 16, 1}, {"stage2-down", 16, 28, 32, 2}, {"stage2", 32, 14, 32, 1}, {"stage3", 64, 7, 64, 1}} {
 		x := randDense[float32](rng, 64, c.c, c.hw, c.hw)
 		w := randDense[float32](rng, c.f, c.c, 3, 3)
 		bias := randDense[float32](rng, c.f)

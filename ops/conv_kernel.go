@@ -372,13 +372,13 @@ func (l *convForwardLoop[T]) chunk(_, n0, cnt int) {
 		FP := g.F * P
 		for i := 0; i < cnt; i++ {
 			y := l.y[(n0+i)*FP : (n0+i+1)*FP]
-			gemm(false, false, g.F, P, K, 1, l.w, K, cols[i*P:], cnt*P, 0, y, P)
+			gemmCachedB(false, false, g.F, P, K, 1, l.w, K, cols[i*P:], cnt*P, 0, y, P)
 			for f := 0; f < g.F; f++ {
 				biasAct(y[f*P:(f+1)*P], l.b, f, l.act)
 			}
 		}
 	} else {
-		gemm(false, false, g.F, cnt*P, K, 1, l.w, K, cols, cnt*P, 0, yt, cnt*P)
+		gemmCachedB(false, false, g.F, cnt*P, K, 1, l.w, K, cols, cnt*P, 0, yt, cnt*P)
 		scatter(g, yt, n0, cnt, l.b, l.y, l.act)
 	}
 	putBuf(l.ws, buf)

@@ -777,10 +777,10 @@ func TestSgemmDeterministic(t *testing.T) {
 }
 
 // TestUnpackedMatchesPacked checks that reading B in place
-// (blockUnpacked, for products of few rows) gives the packed path's bits:
-// rows from 1 to 2 register panels and past them, partial column panels,
-// depths over one k block, beta 0, 1 and other, padded strides, and a
-// product split among threads.
+// (blockUnpacked, for products of few rows; SgemmCachedB's, for more)
+// gives the packed path's bits: rows from 1 to 5 register panels and past
+// them, partial column panels, depths over one k block, beta 0, 1 and
+// other, padded strides, and a product split among threads.
 func TestUnpackedMatchesPacked(t *testing.T) {
 	kern := currentKernel()
 	if kern.tileStrided == nil {
@@ -791,22 +791,28 @@ func TestUnpackedMatchesPacked(t *testing.T) {
 	for _, s := range [][3]int{
 		{1, 1, 1}, {2, 33, 7}, {14, 32, 384}, {15, 100, 385}, {16, 784, 144}, {20, 6912, 25},
 		{28, 47, 1000}, {29, 64, 3}, {5, 17, 2049}, {16, 3136, 144}, {64, 294, 576},
+		{32, 588, 288}, {50, 512, 500}, {70, 40, 90}, {71, 33, 20},
 	} {
 		for _, beta := range []float32{0, 1, 0.5} {
 			m, n, k := s[0], s[1], s[2]
 			lda, ldb, ldc := k+3, n+5, n+2
 			a, b := randSlice[float32](rng, m*lda), randSlice[float32](rng, k*ldb)
 			c0 := randSlice[float32](rng, m*ldc)
-			run := func(packed bool) []float32 {
+			run := func(packed bool, sgemm func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)) []float32 {
 				packAlways = packed
 				c := append([]float32(nil), c0...)
-				Sgemm(false, false, m, n, k, 1.5, a, lda, b, ldb, beta, c, ldc)
+				sgemm(false, false, m, n, k, 1.5, a, lda, b, ldb, beta, c, ldc)
 				return c
 			}
-			want, got := run(true), run(false)
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%d×%d×%d beta %v: element %d (row %d, column %d) is %v unpacked, %v packed", m, n, k, beta, i, i/ldc, i%ldc, got[i], want[i])
+			want := run(true, Sgemm)
+			for _, way := range []struct {
+				name string
+				got  []float32
+			}{{"unpacked", run(false, Sgemm)}, {"SgemmCachedB", run(false, SgemmCachedB)}} {
+				for i, v := range way.got {
+					if math.Float32bits(v) != math.Float32bits(want[i]) {
+						t.Fatalf("%d×%d×%d beta %v: element %d (row %d, column %d) is %v %s, %v packed", m, n, k, beta, i, i/ldc, i%ldc, v, way.name, want[i])
+					}
 				}
 			}
 		}

@@ -37,6 +37,7 @@ type sgemmJob struct {
 
 	kern         *kernel
 	kcBlk, ncBlk int // blocking depth and width
+	inPlace      int // most row panels of A for which B is read in place (unpackedRows, cachedBRows)
 }
 
 // sgemmCall is the shared state of a parallel call. Its output is cut into
@@ -106,12 +107,18 @@ func (ws *workspace) Run() {
 // sgemmGo computes C = alpha·op(A)·op(B) + beta·C with the pure-Go backend.
 // Arguments have been checked; m, n, k > 0 and alpha != 0.
 func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmGoRows(unpackedRows, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmGoRows is sgemmGo reading an untransposed B in place for blocks of
+// up to inPlace row panels of A (see unpackedRows).
+func sgemmGoRows(inPlace int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	kern := currentKernel()
 	job := sgemmJob{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		kern: kern,
+		kern: kern, inPlace: inPlace,
 	}
 	cm, cn, ck, parts := grid(kern, m, n, k, threads())
 
@@ -306,7 +313,7 @@ func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32,
 		j.blockUnpacked(ws, i0, i1, j0, j1, p0, p1, c, ldc, beta)
 		return
 	}
-	mr, nr := kern.mr, kern.nr
+	mr, nr := panelRows(kern, i1-i0), kern.nr
 	j.reserve(ws)
 	for jc := j0; jc < j1; jc += j.ncBlk {
 		nc := min(j.ncBlk, j1-jc)
@@ -334,6 +341,22 @@ func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32,
 	}
 }
 
+// panelRows returns the height of the row panels that a block of rows
+// rows of C is cut into: full panels of the kernel's mr rows, unless that
+// leaves a last panel of 1 to 3 rows, which cannot keep the FMA units busy
+// (its 2 to 6 independent sums hide too little of the FMA's latency: 2
+// rows ran at a quarter of the 14-row kernel's rate per row in a CPU
+// profile of ResNet's 28×28 convolutions). Then the rows are shared out
+// evenly: 16 rows are two panels of 8, not 14 and 2. Only a kernel that
+// packs partial panels tightly can. Every element of C is computed the
+// same way whatever the panel it lies in.
+func panelRows(kern *kernel, rows int) int {
+	if r := rows % kern.mr; !kern.tightA || r == 0 || r > 3 || rows < kern.mr {
+		return kern.mr
+	}
+	return ceilDiv(rows, ceilDiv(rows, kern.mr))
+}
+
 // unpackedRows is the most row panels of A for which block reads B in
 // place (blockUnpacked): packing B costs a read and a write of each of its
 // elements, which a product of so few rows uses too few times to repay.
@@ -349,9 +372,16 @@ func (j *sgemmJob) block(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32,
 // (784-100-10) training step 10% longer.
 const unpackedRows = 2
 
+// cachedBRows is unpackedRows for a B in cache (SgemmCachedB). In
+// ResNet's forward convolutions (F × C·9 by C·9 × images·pixels, B the
+// columns just unrolled) reading B in place for 32 and 64 filters made the
+// 14×14 and 7×7 stages' forward passes 5–10% faster (alternated runs of
+// BenchmarkConv2DResNet).
+const cachedBRows = 5
+
 // unpacked reports whether block reads B in place for a block of rows rows.
 func (j *sgemmJob) unpacked(rows int) bool {
-	return !packAlways && rows <= unpackedRows*j.kern.mr
+	return !packAlways && rows <= j.inPlace*j.kern.mr
 }
 
 // packAlways, set by tests, makes block pack B always.
@@ -365,7 +395,7 @@ var packAlways bool
 // the same order as under block: the results are the same, bit for bit.
 func (j *sgemmJob) blockUnpacked(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []float32, ldc int, beta float32) {
 	kern := j.kern
-	mr, nr := kern.mr, kern.nr
+	mr, nr := panelRows(kern, i1-i0), kern.nr
 	j.reserve(ws)
 	for pc := p0; pc < p1; pc += j.kcBlk {
 		kc := min(j.kcBlk, p1-pc)
@@ -395,7 +425,7 @@ func (j *sgemmJob) blockUnpacked(ws *workspace, i0, i1, j0, j1, p0, p1 int, c []
 // blockUnpacked): the workspaces go round every call, so one sized for a
 // single way would grow again the first time it served the other.
 func (j *sgemmJob) reserve(ws *workspace) {
-	ws.reserve(unpackedRows*j.kern.mr*j.kcBlk, j.kcBlk*j.ncBlk)
+	ws.reserve(max(unpackedRows, cachedBRows)*j.kern.mr*j.kcBlk, j.kcBlk*j.ncBlk)
 }
 
 // packA packs op(A)[i0:i0+rows, p0:p0+kc] into dst: for each k step p the
