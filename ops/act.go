@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
@@ -139,6 +140,10 @@ func relu[T Float](x, y []T) {
 	switch xs := any(x).(type) {
 	case []float32:
 		ys := any(y).([]float32)[:len(xs)]
+		if haveRowsAsm && len(xs) > 0 {
+			reluAsm(unsafe.Pointer(&ys[0]), unsafe.Pointer(&xs[0]), len(xs))
+			return
+		}
 		for i, v := range xs {
 			b := math.Float32bits(v)
 			ys[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
@@ -158,6 +163,10 @@ func reluGrad[T Float](y, dy, dx []T) {
 	switch ys := any(y).(type) {
 	case []float32:
 		dys, dxs := any(dy).([]float32)[:len(ys)], any(dx).([]float32)[:len(ys)]
+		if haveRowsAsm && len(ys) > 0 {
+			reluGradAsm(unsafe.Pointer(&dxs[0]), unsafe.Pointer(&ys[0]), unsafe.Pointer(&dys[0]), len(ys))
+			return
+		}
 		for i, v := range ys {
 			mask := uint32(-int32(math.Float32bits(v)) >> 31) // all ones iff y > 0
 			dxs[i] = math.Float32frombits(math.Float32bits(dys[i]) & mask)

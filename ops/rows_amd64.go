@@ -19,6 +19,16 @@ func copyRowsAsm(dst, src unsafe.Pointer, full int, mask uint16, rows, dstStride
 //go:noescape
 func addRowsAsm(dst, src unsafe.Pointer, full int, mask uint16, rows, dstStride, srcStride int)
 
+// reluAsm sets y = relu(x) and reluGradAsm dx = relu′·dy from y = relu(x),
+// for n float32s, with relu's and reluGrad's bit operations (rows_amd64.s,
+// AVX-512). y may be x, dx may be dy.
+//
+//go:noescape
+func reluAsm(y, x unsafe.Pointer, n int)
+
+//go:noescape
+func reluGradAsm(dx, y, dy unsafe.Pointer, n int)
+
 // maxPool2x2Asm and maxPool2x2GradAsm are 2×2, stride-2 max-pooling of one
 // plane and its gradient, 16 windows at a time (pool_amd64.s, AVX-512).
 //
