@@ -44,10 +44,11 @@ type convArgs struct {
 // registers of a row of up to 32 floats (VPERMPS, used when the source is
 // one register, reads their low 4 bits, all there is then).
 type convLanes struct {
-	idx  [32][16]int32
-	mask [32]uint64
-	s1   [16]uint16            // the stride-1 kernels' masks, by kw (see convS1Args)
-	flat [convFlatMasks]uint16 // the flat kernels' masks (see convFlatArgs)
+	idx      [32][16]int32
+	mask     [32]uint64
+	s1       [16]uint16            // the stride-1 kernels' masks, by kw (see convS1Args)
+	flat     [convFlatMasks]uint16 // the flat kernels' masks (see convFlatArgs)
+	flatRows [convFlatMasks]uint16 // flat, chunk major: entry j·KH·KW + kh·KW + kw (im2rowAsm)
 }
 
 // convFlatMasks bounds the flat kernels' mask table: one mask per kernel
@@ -365,6 +366,65 @@ func im2colAsm(g convGeom, x, cols []float32, ld int, l *convLanes) {
 	im2colLanesAsm(&a)
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(cols)
+}
+
+// rowsAsm reports whether the filter gradient of g unrolls its images
+// transposed (im2rowAsm): float32 (elements of size bytes) on the flat
+// geometries.
+func (g convGeom) rowsAsm(size int) bool { return size == 4 && g.asmConv() && g.flatAsm() }
+
+// rowsTile returns the scratch space of im2rowAsm, in floats: the 16
+// lanes of ⌈K/16⌉·16 rows of cols, and 16 transposed rows of K.
+func (g convGeom) rowsTile() int {
+	K := g.ckk()
+	return 16*16*((K+15)/16) + 16*K
+}
+
+// setIm2row fills l.flatRows for im2rowAsm (g.rowsAsm).
+func (l *convLanes) setIm2row(g convGeom) {
+	l.setFlat(g, false)
+	kk, nch := g.KH*g.KW, (g.p()+15)/16
+	for k := 0; k < kk; k++ {
+		for j, m := range l.flat[k*nch : (k+1)*nch] {
+			l.flatRows[j*kk+k] = m
+		}
+	}
+}
+
+// im2rowAsm writes image x's column matrix transposed, a row per output
+// position: colsT[p·ld + j] = cols[j][p], im2col's values, for j < K =
+// C·KH·KW and p < P, on g.rowsAsm() geometries; l must have been filled
+// by l.setIm2row(g) and tile hold g.rowsTile() floats. A filter
+// gradient's product then reads its B in place instead of packing (and
+// transposing) it. Per chunk of 16 positions, the flat im2col kernel
+// unrolls the chunk alone (one chunk a plane, with the masks of l.flatRows)
+// into tile, whose ⌈K/16⌉ 16×16 blocks transposeRowsAsm then transposes
+// into place; the rows of a last, partial chunk go through tile too.
+func im2rowAsm(g convGeom, x, colsT []float32, ld int, l *convLanes, tile []float32) {
+	K, P, kk := g.ckk(), g.p(), g.KH*g.KW
+	blocks := (K + 15) / 16
+	last := uint16(laneMask(0, K-16*(blocks-1), 16))
+	rows, part := tile[:16*16*blocks], tile[16*16*blocks:][:16*K]
+	_, _ = x[g.C*P-1], colsT[(P-1)*ld+K-1]
+	a := convFlatArgs{
+		cols: unsafe.Pointer(&rows[0]), ld: 64, c: g.C, kh: g.KH, kw: g.KW, nch: 1, tail: 0xffff,
+		s0: -4 * (g.PH*g.W + g.PW), skip: 4 * (g.W - g.KW), plane: P * 4,
+	}
+	for j := 0; 16*j < P; j++ {
+		a.x, a.masks = unsafe.Pointer(&x[16*j]), unsafe.Pointer(&l.flatRows[j*kk])
+		im2colFlatAsm(&a)
+		if n := P - 16*j; n < 16 {
+			transposeRowsAsm(unsafe.Pointer(&part[0]), 4*K, unsafe.Pointer(&rows[0]), blocks, last)
+			for r := 0; r < n; r++ {
+				copy(colsT[(16*j+r)*ld:][:K], part[r*K:])
+			}
+			break
+		}
+		transposeRowsAsm(unsafe.Pointer(&colsT[16*j*ld]), 4*ld, unsafe.Pointer(&rows[0]), blocks, last)
+	}
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(colsT)
+	runtime.KeepAlive(tile)
 }
 
 // col2imAsm overwrites dx with the adjoint of im2colAsm's columns, bit for

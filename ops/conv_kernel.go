@@ -483,11 +483,29 @@ func (l *convGradLoop[T]) filterChunk(c, n0, cnt int) {
 	g := l.g
 	K, P, FK := g.ckk(), g.p(), g.F*g.ckk()
 	full := (K + g.F) * g.chunk(sizeOf[T]()) * P
+	rows := g.rowsAsm(sizeOf[T]())
+	if rows {
+		full += g.rowsTile()
+	}
 	buf := getBuf[T](l.ws, full)
 	cols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
-	unroll(g, l.x, n0, cnt, cols)
 	dyt = gather(g, l.dy, n0, cnt, dyt)
-	gemm(false, true, g.F, K, cnt*P, 1, dyt, cnt*P, cols, cnt*P, 0, l.parts[c*FK:(c+1)*FK], K)
+	dw := l.parts[c*FK : (c+1)*FK]
+	if rows {
+		// cols transposed, (cnt·P, K): the product reads it in place.
+		// Every element of dw sums the same products in the same order
+		// as below: the same bits.
+		var lanes convLanes
+		lanes.setIm2row(g)
+		x32, c32, img := any(l.x).([]float32), any(cols).([]float32), g.C*g.H*g.W
+		for i := 0; i < cnt; i++ {
+			im2rowAsm(g, x32[(n0+i)*img:(n0+i+1)*img], c32[i*P*K:], K, &lanes, any(buf[full-g.rowsTile():]).([]float32))
+		}
+		gemmCachedB(false, false, g.F, K, cnt*P, 1, dyt, cnt*P, cols, K, 0, dw, K)
+	} else {
+		unroll(g, l.x, n0, cnt, cols)
+		gemm(false, true, g.F, K, cnt*P, 1, dyt, cnt*P, cols, cnt*P, 0, dw, K)
+	}
 	putBuf(l.ws, buf)
 }
 

@@ -4,11 +4,13 @@ package ops
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
 
-// TestConvLanesKernelsStayInBuffers runs im2colAsm and col2imAsm on
+// TestConvLanesKernelsStayInBuffers runs im2colAsm and col2imAsm (and
+// im2rowAsm where it applies) on
 // images, columns and gradients that end (start) at an inaccessible page,
 // with the image's columns last (first) in a chunk of two: a read or write
 // past the last row of the image or past its last output row in cols (or
@@ -49,6 +51,22 @@ func TestConvLanesKernelsStayInBuffers(t *testing.T) {
 			im2colAsm(g, x, cols[i*P:], ld, &lanes)
 			if j := sameBits(want, cols); j >= 0 {
 				t.Fatalf("im2col %s: cell %d: asm %v, Go %v", name, j, cols[j], want[j])
+			}
+			if g.rowsAsm(4) {
+				// The transposed columns, the image's rows last (first)
+				// of two, with its own guarded scratch.
+				rows, tile := guarded(t, 2*P*K, end), guarded(t, g.rowsTile(), end)
+				asmTestGarbage(rows)
+				asmTestGarbage(tile)
+				lanes.setIm2row(g)
+				im2rowAsm(g, x, rows[i*P*K:], K, &lanes, tile)
+				for p := 0; p < P; p++ {
+					for j := 0; j < K; j++ {
+						if got, want := rows[(i*P+p)*K+j], want[j*ld+i*P+p]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("im2row %s: position %d, row %d of cols: asm %v, im2col %v", name, p, j, got, want)
+						}
+					}
+				}
 			}
 			asmTestValues(rng, cols)
 			wantDx := make([]float32, img)

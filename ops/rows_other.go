@@ -35,3 +35,7 @@ func col2imS1Asm(a *convS1Args) { panic("unreachable") }
 func im2colFlatAsm(a *convFlatArgs) { panic("unreachable") }
 
 func col2imFlatAsm(a *convFlatArgs) { panic("unreachable") }
+
+func transposeRowsAsm(dst unsafe.Pointer, ldd int, src unsafe.Pointer, blocks int, last uint16) {
+	panic("unreachable")
+}
