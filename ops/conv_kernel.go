@@ -469,12 +469,7 @@ func convFilterGrad[T Float](g convGeom, ws *convWorkspace, x, dy, dw []T) {
 	parts := l.parts
 	l.ws, l.x, l.dy, l.parts = nil, nil, nil, nil
 	pool.put(l)
-	copy(dw, parts[:FK])
-	for c := 1; c < chunks; c++ {
-		for i, v := range parts[c*FK : (c+1)*FK] {
-			dw[i] += v
-		}
-	}
+	sumParts(dw, parts[:chunks*FK], chunks)
 }
 
 // filterChunk computes chunk c's partial filter gradient, of the cnt

@@ -194,12 +194,7 @@ func gconvBcastFilterGradKernel(g gconvGeom, ws *convWorkspace) func([]float32, 
 		}
 		launch(dw, in)
 		if chunks > 1 {
-			copy(dw, parts[:FK])
-			for c := 1; c < chunks; c++ {
-				for i, v := range parts[c*FK : (c+1)*FK] {
-					dw[i] += v
-				}
-			}
+			sumParts(dw, parts[:chunks*FK], chunks)
 		}
 		parts = nil
 	}

@@ -6,6 +6,8 @@ import (
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/retina-ml/retina/internal/vec"
 )
 
 // Add returns the elementwise sum y = x₀ + x₁ + … of two or more nodes of
@@ -127,14 +129,9 @@ func addKernel[T Float]() func(out []T, in [][]T) {
 	var xs [][]T
 	body := func(_, lo, hi int) {
 		dst := o[lo:hi]
-		a, b := xs[0][lo:hi], xs[1][lo:hi]
-		for i, v := range a {
-			dst[i] = v + b[i]
-		}
+		vec.Add(dst, xs[0][lo:hi], xs[1][lo:hi])
 		for _, x := range xs[2:] {
-			for i, v := range x[lo:hi] {
-				dst[i] += v
-			}
+			vec.Add(dst, dst, x[lo:hi])
 		}
 	}
 	return func(out []T, in [][]T) {

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/retina-ml/retina/internal/par"
+	"github.com/retina-ml/retina/internal/vec"
 )
 
 // parallelFor splits [0, n) into chunks of at least grain elements and runs
@@ -51,4 +52,42 @@ func poolFor[L any](p32, p64 any) *loopPool[L] {
 	}
 	p, _ := p64.(*loopPool[L])
 	return p
+}
+
+// sumParts sets dst = parts[0] + parts[1] + … + parts[n−1], the n blocks
+// of len(dst) elements of parts, added in that order (the partial sums of
+// chunks of work, whose order fixes the rounding), on every core.
+func sumParts[T Float](dst, parts []T, n int) {
+	pool := poolFor[sumPartsLoop[T]](&sumPartsLoops32, &sumPartsLoops64)
+	l := pool.get(newSumPartsLoop[T])
+	l.dst, l.parts, l.n = dst, parts, n
+	parallelFor(len(dst), ewGrain, l.body)
+	l.dst, l.parts = nil, nil
+	pool.put(l)
+}
+
+// sumPartsLoop is the state of sumParts' loop (see loopPool).
+type sumPartsLoop[T Float] struct {
+	dst, parts []T
+	n          int
+	body       func(chunk, lo, hi int) // run
+}
+
+var (
+	sumPartsLoops32 loopPool[sumPartsLoop[float32]]
+	sumPartsLoops64 loopPool[sumPartsLoop[float64]]
+)
+
+func newSumPartsLoop[T Float]() *sumPartsLoop[T] {
+	l := &sumPartsLoop[T]{}
+	l.body = l.run
+	return l
+}
+
+func (l *sumPartsLoop[T]) run(_, lo, hi int) {
+	m, dst := len(l.dst), l.dst[lo:hi]
+	copy(dst, l.parts[lo:hi])
+	for c := 1; c < l.n; c++ {
+		vec.Add(dst, dst, l.parts[c*m+lo:c*m+hi])
+	}
 }

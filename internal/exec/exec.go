@@ -19,6 +19,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/retina-ml/retina/internal/par"
+	"github.com/retina-ml/retina/internal/vec"
 )
 
 // A Plan runs the nodes some roots of a graph depend on. It is not safe for
@@ -203,10 +204,7 @@ func (l *sumLoop[T]) run(o, x, y []T) {
 }
 
 func (l *sumLoop[T]) chunk(_, lo, hi int) {
-	o, x, y := l.o[lo:hi], l.x[lo:hi], l.y[lo:hi]
-	for i := range o {
-		o[i] = x[i] + y[i]
-	}
+	vec.Add(l.o[lo:hi], l.x[lo:hi], l.y[lo:hi])
 }
 
 // sumGrain is the fewest elements worth handing to another core.
