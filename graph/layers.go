@@ -37,15 +37,15 @@ func (d Dense) Declare(ins []Shape) (Shape, []ParamSpec, error) {
 }
 
 func (d Dense) Build(ctx *Context, in []*G.Node, p []*G.Node) (*G.Node, error) {
-	return d.buildAct(in[0], p, ops.Linear)
+	return d.buildAct(ctx, in, p, ops.Linear)
 }
 
-func (d Dense) buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
+func (d Dense) buildAct(_ *Context, in []*G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
 	var b *G.Node
 	if len(p) > 1 {
 		b = p[1]
 	}
-	return ops.Dense(x, p[0], b, f)
+	return ops.Dense(in[0], p[0], b, f)
 }
 
 func (d Dense) MACs(in Shape) int64 { return int64(in[0]) * int64(d.Units) }
@@ -104,10 +104,11 @@ func (c Conv2D) Declare(ins []Shape) (Shape, []ParamSpec, error) {
 }
 
 func (c Conv2D) Build(ctx *Context, in []*G.Node, p []*G.Node) (*G.Node, error) {
-	return c.buildAct(in[0], p, ops.Linear)
+	return c.buildAct(ctx, in, p, ops.Linear)
 }
 
-func (c Conv2D) buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
+func (c Conv2D) buildAct(_ *Context, in []*G.Node, p []*G.Node, f ops.Activation) (*G.Node, error) {
+	x := in[0]
 	var b *G.Node
 	if len(p) > 1 {
 		b = p[1]
@@ -327,13 +328,15 @@ func (Softmax) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
 	return ops.Softmax(in[0])
 }
 
-// fuser is implemented by the layers an activation can be fused into.
+// fuser is implemented by the layers an activation can be fused into:
+// buildAct is Build with the activation f applied to the output.
 type fuser interface {
-	buildAct(x *G.Node, p []*G.Node, f ops.Activation) (*G.Node, error)
+	buildAct(ctx *Context, in []*G.Node, p []*G.Node, f ops.Activation) (*G.Node, error)
 }
 
 // elementwise returns the activation function of an activation layer that
-// can be fused into a preceding Dense or Conv2D, and whether it is one.
+// can be fused into a preceding Dense, Conv2D, BatchNorm or Add, and
+// whether it is one.
 func elementwise(l Layer) (ops.Activation, bool) {
 	switch l.(type) {
 	case ReLU:

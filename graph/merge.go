@@ -8,7 +8,8 @@ import (
 )
 
 // Add is the elementwise sum of two or more inputs of one shape: the
-// residual connection x + f(x) is Add applied to x and f(x).
+// residual connection x + f(x) is Add applied to x and f(x). An activation
+// layer right after it is fused into the same op.
 type Add struct{ Name string }
 
 func (Add) Kind() string { return "add" }
@@ -25,8 +26,12 @@ func (Add) Declare(in []Shape) (Shape, []ParamSpec, error) {
 	return in[0].Clone(), nil, nil
 }
 
-func (Add) Build(_ *Context, in []*G.Node, _ []*G.Node) (*G.Node, error) {
-	return ops.Add(in...)
+func (a Add) Build(ctx *Context, in []*G.Node, p []*G.Node) (*G.Node, error) {
+	return a.buildAct(ctx, in, p, ops.Linear)
+}
+
+func (Add) buildAct(_ *Context, in []*G.Node, _ []*G.Node, f ops.Activation) (*G.Node, error) {
+	return ops.AddAct(f, in...)
 }
 
 // Concat joins two or more inputs along a per-sample axis: Axis 0 (the

@@ -568,9 +568,11 @@ func (m *Model) NewInputs(g *G.ExprGraph, n int) G.Nodes {
 }
 
 // Build adds the model to g, applied to xs of shapes (N, input...), with
-// parameter nodes bound to the model's tensors. A Dense or Conv2D layer
-// whose only reader is an elementwise activation becomes one fused op with
-// it, unless the activation's output is a model output.
+// parameter nodes bound to the model's tensors. A Dense, Conv2D, BatchNorm
+// or Add layer whose only reader is an elementwise activation (ReLU,
+// Sigmoid, Tanh) becomes one fused op with it, unless the layer's or the
+// activation's output is a model output; both layers' entries in
+// Built.Layers are then the fused op's output.
 func (m *Model) Build(g *G.ExprGraph, xs G.Nodes, mode Mode) (*Built, error) {
 	if len(xs) != len(m.inputs) {
 		return nil, errors.Errorf("graph: %d input nodes, the model takes %d", len(xs), len(m.inputs))
@@ -616,7 +618,8 @@ func (m *Model) Build(g *G.ExprGraph, xs G.Nodes, mode Mode) (*Built, error) {
 			in[k] = nodes[v]
 		}
 		if f, ok := m.fusable(i, readers, isOutput); ok {
-			h, err := n.layer.(fuser).buildAct(in[0], ps, f)
+			ctx := &Context{Mode: mode, Index: i, Name: n.name, built: b}
+			h, err := n.layer.(fuser).buildAct(ctx, in, ps, f)
 			if err != nil {
 				return nil, errors.Wrapf(err, "graph: layer %d (%s)", i, n.name)
 			}

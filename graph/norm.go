@@ -21,7 +21,8 @@ import (
 // Parameters: gamma (C), starting at 1, and beta (C), at 0. State (see
 // ParamSpec.State; saved in checkpoints, never trained): running_mean (C)
 // from 0, running_var (C) from 1 and num_batches_tracked (1) from 0, the
-// names of PyTorch's buffers.
+// names of PyTorch's buffers. An activation layer right after it is fused
+// into the same op.
 type BatchNorm struct {
 	Name     string
 	Momentum float64 // m, in [0, 1]; 0 means PyTorch's default 0.1
@@ -69,6 +70,10 @@ func (l BatchNorm) Declare(ins []Shape) (Shape, []ParamSpec, error) {
 }
 
 func (l BatchNorm) Build(ctx *Context, in []*G.Node, ps []*G.Node) (*G.Node, error) {
+	return l.buildAct(ctx, in, ps, ops.Linear)
+}
+
+func (l BatchNorm) buildAct(ctx *Context, in []*G.Node, ps []*G.Node, f ops.Activation) (*G.Node, error) {
 	momentum, eps, err := l.settings()
 	if err != nil {
 		return nil, err
@@ -81,7 +86,7 @@ func (l BatchNorm) Build(ctx *Context, in []*G.Node, ps []*G.Node) (*G.Node, err
 		}
 		*dst = t
 	}
-	return ops.BatchNorm(in[0], ps[0], ps[1], st, ctx.Mode == Train, momentum, eps)
+	return ops.BatchNormAct(in[0], ps[0], ps[1], st, ctx.Mode == Train, momentum, eps, f)
 }
 
 // LayerNorm normalises each sample over all its values (Ba, Kiros & Hinton

@@ -15,6 +15,16 @@ import (
 // Add(x, f(x)). The sum runs left to right, as x₀ + x₁ + x₂ does in
 // PyTorch. The gradient ∂L/∂y flows unchanged to every input.
 func Add(xs ...*G.Node) (*G.Node, error) {
+	return AddAct(Linear, xs...)
+}
+
+// AddAct is Add followed by the activation f, fused into one op: f is
+// applied while the sum is written, and its gradient (from the output)
+// once, for every input. The values are those of the two ops, bit for bit.
+func AddAct(f Activation, xs ...*G.Node) (*G.Node, error) {
+	if !f.valid() {
+		return nil, errors.Errorf("ops.Add: unknown activation %d", int(f))
+	}
 	if err := mergeInputs("ops.Add", xs); err != nil {
 		return nil, err
 	}
@@ -27,15 +37,20 @@ func Add(xs ...*G.Node) (*G.Node, error) {
 		in[i] = s
 	}
 	n := len(xs)
+	name := fmt.Sprintf("Add{%d×%v}", n, s)
+	if f != Linear {
+		name = fmt.Sprintf("Add{%d×%v %v}", n, s, f)
+	}
 	return Def{
-		Name: fmt.Sprintf("Add{%d×%v}", n, s),
+		Name: name,
 		In:   in,
 		Out:  s,
-		F32:  addKernel[float32](),
-		F64:  addKernel[float64](),
+		F32:  addKernel[float32](f),
+		F64:  addKernel[float64](f),
 		Grad: func(g *Grad) {
+			dy := preActGrad(g, f)
 			for i := 0; i < n; i++ {
-				g.Set(i, g.OutputGrad())
+				g.Set(i, dy)
 			}
 		},
 	}.Apply(xs...)
@@ -122,9 +137,9 @@ func sameDims(a, b tensor.Shape) bool {
 	return true
 }
 
-// addKernel returns a kernel setting out = in[0] + in[1] + … on every core.
-// The loop body is made once, so a call allocates nothing.
-func addKernel[T Float]() func(out []T, in [][]T) {
+// addKernel returns a kernel setting out = f(in[0] + in[1] + …) on every
+// core. The loop body is made once, so a call allocates nothing.
+func addKernel[T Float](f Activation) func(out []T, in [][]T) {
 	var o []T
 	var xs [][]T
 	body := func(_, lo, hi int) {
@@ -132,6 +147,9 @@ func addKernel[T Float]() func(out []T, in [][]T) {
 		vec.Add(dst, xs[0][lo:hi], xs[1][lo:hi])
 		for _, x := range xs[2:] {
 			vec.Add(dst, dst, x[lo:hi])
+		}
+		if f != Linear {
+			activateSerial(f, dst, dst)
 		}
 	}
 	return func(out []T, in [][]T) {

@@ -145,7 +145,18 @@ func normData[T Float](d *tensor.Dense) []T {
 // BatchNormState); BatchNorm returns an error that states what is wrong
 // otherwise. Statistics and sums are computed in float64.
 func BatchNorm(x, gamma, beta *G.Node, st *BatchNormState, train bool, momentum, eps float64) (*G.Node, error) {
+	return BatchNormAct(x, gamma, beta, st, train, momentum, eps, Linear)
+}
+
+// BatchNormAct is BatchNorm followed by the activation f, fused into one
+// op: f is applied while the output is written, and its gradient (from the
+// output) once, before the normalisation's gradients. The values are
+// those of the two ops, bit for bit.
+func BatchNormAct(x, gamma, beta *G.Node, st *BatchNormState, train bool, momentum, eps float64, f Activation) (*G.Node, error) {
 	const name = "ops.BatchNorm"
+	if !f.valid() {
+		return nil, errors.Errorf("%s: unknown activation %d", name, int(f))
+	}
 	s, dt, err := normInput(name, x, gamma, beta, "(N, C), (N, C, L) or (N, C, H, W)")
 	if err != nil {
 		return nil, err
@@ -174,7 +185,7 @@ func BatchNorm(x, gamma, beta *G.Node, st *BatchNormState, train bool, momentum,
 	if n := s.TotalSize() / c; train && n < 2 {
 		return nil, errors.Errorf("%s: Expected more than 1 value per channel when training, got input of shape %v", name, s)
 	}
-	p := newBNParams(s, dt, st, train, momentum, eps)
+	p := newBNParams(s, dt, st, train, momentum, eps, f)
 	return p.def().Apply(x, gamma, beta)
 }
 
@@ -210,10 +221,11 @@ type bnParams struct {
 	train    bool
 	momentum float64
 	eps      float64
-	desc     string // parameters, for the ops' names
+	act      Activation // applied to the output
+	desc     string     // parameters, for the ops' names
 }
 
-func newBNParams(s tensor.Shape, dt tensor.Dtype, st *BatchNormState, train bool, momentum, eps float64) *bnParams {
+func newBNParams(s tensor.Shape, dt tensor.Dtype, st *BatchNormState, train bool, momentum, eps float64, act Activation) *bnParams {
 	mode := "eval"
 	if train {
 		mode = "train"
@@ -221,9 +233,9 @@ func newBNParams(s tensor.Shape, dt tensor.Dtype, st *BatchNormState, train bool
 	return &bnParams{
 		shape: s.Clone(), dt: dt, l: newBNLayout(s), n: float64(s.TotalSize() / s[1]),
 		mean: st.Mean, vari: st.Var, batches: st.Batches,
-		train: train, momentum: momentum, eps: eps,
+		train: train, momentum: momentum, eps: eps, act: act,
 		// The tensors' addresses tell apart two layers on the same input.
-		desc: fmt.Sprintf("%v %s momentum=%g eps=%g state=%p,%p,%p", s, mode, momentum, eps, st.Mean, st.Var, st.Batches),
+		desc: fmt.Sprintf("%v %s momentum=%g eps=%g %v state=%p,%p,%p", s, mode, momentum, eps, act, st.Mean, st.Var, st.Batches),
 	}
 }
 
@@ -254,16 +266,17 @@ func (p *bnParams) def() Def {
 		In:   []tensor.Shape{p.shape, vec, vec},
 		Out:  p.shape,
 		Grad: func(g *Grad) {
+			dy := preActGrad(g, p.act)
 			stats := g.Apply(*p.kernels(&Def{
 				Name: "BatchNormGradStats{" + p.desc + "}",
 				In:   []tensor.Shape{p.shape, p.shape},
 				Out:  tensor.Shape{4, c},
-			}, bnGradStats), g.Input(0), g.OutputGrad())
+			}, bnGradStats), g.Input(0), dy)
 			g.Set(0, g.Apply(*p.kernels(&Def{
 				Name: "BatchNormInputGrad{" + p.desc + "}",
 				In:   []tensor.Shape{p.shape, p.shape, vec, {4, c}},
 				Out:  p.shape,
-			}, bnInputGrad), g.Input(0), g.OutputGrad(), g.Input(1), stats))
+			}, bnInputGrad), g.Input(0), dy, g.Input(1), stats))
 			g.Set(1, g.Apply(statsRowDef("BatchNormGammaGrad", c, 3), stats))
 			g.Set(2, g.Apply(statsRowDef("BatchNormBetaGrad", c, 2), stats))
 		},
@@ -399,6 +412,7 @@ func (k *bnKernel[T]) units(_, lo, hi int) {
 				k.p1[i], k.p2[i], k.p3[i] = s[0], s[1], s[2]
 			case bnNorm:
 				bnNormRows(k.y[off:], k.x[off:], l.in, rows, stride, k.mean[c], k.k1[c], k.b[c])
+				k.activate(off, rows, stride)
 			case bnDx:
 				k.dxRows(c, off, rows, stride)
 			case bnFwdFused:
@@ -429,6 +443,20 @@ func (k *bnKernel[T]) fusedForward(c, off, rows, stride int) {
 	k.setStats(c, sum, rowsSqDev(x, in, rows, stride, sum/k.p.n))
 	sc := float64(k.gamma[c]) * k.invstd[c]
 	bnNormRows(k.y[off:], x, in, rows, stride, k.mean[c], sc, float64(k.beta[c]))
+	k.activate(off, rows, stride)
+}
+
+// activate applies the op's activation to rows rows of the output, of l.in
+// values each and stride apart from off, just written and still in cache.
+func (k *bnKernel[T]) activate(off, rows, stride int) {
+	if k.p.act == Linear {
+		return
+	}
+	in := k.p.l.in
+	for r := 0; r < rows; r++ {
+		y := k.y[off+r*stride : off+r*stride+in]
+		activateSerial(k.p.act, y, y)
+	}
 }
 
 // fusedStats writes channel c's gradient statistics (one a-block).

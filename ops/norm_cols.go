@@ -164,6 +164,9 @@ func (k *bnKernel[T]) colNorm(a0, a1, j0, j1 int) {
 		for j := range y {
 			y[j] = T(float64((float64(x[j])-m[j])*sc[j]) + b[j])
 		}
+		if k.p.act != Linear {
+			activateSerial(k.p.act, y, y)
+		}
 	}
 }
 
