@@ -373,14 +373,17 @@ func im2colAsm(g convGeom, x, cols []float32, ld int, l *convLanes) {
 // geometries.
 func (g convGeom) rowsAsm(size int) bool { return size == 4 && g.asmConv() && g.flatAsm() }
 
-// rowsTile returns the scratch space of im2rowAsm, in floats: the 16
-// lanes of ⌈K/16⌉·16 rows of cols, and 16 transposed rows of K.
+// rowsTile returns the scratch space of im2rowAsm, in floats: its tables
+// (offs and taps, K rounded up to 16 entries each) and the 16 transposed
+// rows of a last, partial chunk of positions.
 func (g convGeom) rowsTile() int {
 	K := g.ckk()
-	return 16*16*((K+15)/16) + 16*K
+	k16 := (K + 15) / 16 * 16
+	return k16 + (k16+1)/2 + 16*K
 }
 
-// setIm2row fills l.flatRows for im2rowAsm (g.rowsAsm).
+// setIm2row fills l.flatRows for im2rowAsm (g.rowsAsm()): the flat masks,
+// chunk major.
 func (l *convLanes) setIm2row(g convGeom) {
 	l.setFlat(g, false)
 	kk, nch := g.KH*g.KW, (g.p()+15)/16
@@ -391,40 +394,62 @@ func (l *convLanes) setIm2row(g convGeom) {
 	}
 }
 
+// convRowArgs are the arguments of im2rowFlatAsm (im2col_amd64.s).
+type convRowArgs struct {
+	x, dst, offs, taps, masks unsafe.Pointer // the chunk's position 0, its row 0 in colsT, tables, its masks
+	ld                        int            // row stride of colsT, bytes
+	blocks, last, chunks      int            // 16-row blocks of cols, the last one's lane mask; chunks of positions
+	xstep, dstep, mstep       int            // from chunk to chunk, bytes
+}
+
 // im2rowAsm writes image x's column matrix transposed, a row per output
 // position: colsT[p·ld + j] = cols[j][p], im2col's values, for j < K =
 // C·KH·KW and p < P, on g.rowsAsm() geometries; l must have been filled
 // by l.setIm2row(g) and tile hold g.rowsTile() floats. A filter
 // gradient's product then reads its B in place instead of packing (and
-// transposing) it. Per chunk of 16 positions, the flat im2col kernel
-// unrolls the chunk alone (one chunk a plane, with the masks of l.flatRows)
-// into tile, whose ⌈K/16⌉ 16×16 blocks transposeRowsAsm then transposes
-// into place; the rows of a last, partial chunk go through tile too.
+// transposing) it. im2rowFlatAsm loads each chunk's 16 positions of 16
+// rows of cols at a time from x, shifted planes under the flat masks, and
+// transposes them in registers; the rows of a last, partial chunk go
+// through tile.
 func im2rowAsm(g convGeom, x, colsT []float32, ld int, l *convLanes, tile []float32) {
 	K, P, kk := g.ckk(), g.p(), g.KH*g.KW
-	blocks := (K + 15) / 16
-	last := uint16(laneMask(0, K-16*(blocks-1), 16))
-	rows, part := tile[:16*16*blocks], tile[16*16*blocks:][:16*K]
-	_, _ = x[g.C*P-1], colsT[(P-1)*ld+K-1]
-	a := convFlatArgs{
-		cols: unsafe.Pointer(&rows[0]), ld: 64, c: g.C, kh: g.KH, kw: g.KW, nch: 1, tail: 0xffff,
-		s0: -4 * (g.PH*g.W + g.PW), skip: 4 * (g.W - g.KW), plane: P * 4,
-	}
-	for j := 0; 16*j < P; j++ {
-		a.x, a.masks = unsafe.Pointer(&x[16*j]), unsafe.Pointer(&l.flatRows[j*kk])
-		im2colFlatAsm(&a)
-		if n := P - 16*j; n < 16 {
-			transposeRowsAsm(unsafe.Pointer(&part[0]), 4*K, unsafe.Pointer(&rows[0]), blocks, last)
-			for r := 0; r < n; r++ {
-				copy(colsT[(16*j+r)*ld:][:K], part[r*K:])
-			}
-			break
+	k16 := (K + 15) / 16 * 16
+	offs := unsafe.Slice((*int32)(unsafe.Pointer(&tile[0])), k16)
+	taps := unsafe.Slice((*uint16)(unsafe.Pointer(&tile[k16])), k16)
+	part := tile[k16+(k16+1)/2:][:16*K]
+	s0 := -(g.PH*g.W + g.PW)
+	for j := range offs {
+		// The rows past K load the chunk under tap 0's mask, and their
+		// columns are not stored.
+		offs[j], taps[j] = 0, 0
+		if j < K {
+			c, t := j/kk, j%kk
+			offs[j], taps[j] = int32(4*(c*P+s0+t/g.KW*g.W+t%g.KW)), uint16(t)
 		}
-		transposeRowsAsm(unsafe.Pointer(&colsT[16*j*ld]), 4*ld, unsafe.Pointer(&rows[0]), blocks, last)
+	}
+	_, _ = x[g.C*P-1], colsT[(P-1)*ld+K-1]
+	a := convRowArgs{
+		x: unsafe.Pointer(&x[0]), dst: unsafe.Pointer(&colsT[0]), offs: unsafe.Pointer(&offs[0]),
+		taps: unsafe.Pointer(&taps[0]), masks: unsafe.Pointer(&l.flatRows[0]),
+		ld: 4 * ld, blocks: k16 / 16, last: int(laneMask(0, K-(k16-16), 16)), chunks: P / 16,
+		xstep: 64, dstep: 64 * ld, mstep: 2 * kk,
+	}
+	if a.chunks > 0 {
+		im2rowFlatAsm(&a)
+	}
+	if n := P % 16; n > 0 {
+		c := P / 16
+		a.x, a.dst, a.masks = unsafe.Pointer(&x[16*c]), unsafe.Pointer(&part[0]), unsafe.Pointer(&l.flatRows[c*kk])
+		a.ld, a.chunks = 4*K, 1
+		im2rowFlatAsm(&a)
+		for r := 0; r < n; r++ {
+			copy(colsT[(16*c+r)*ld:][:K], part[r*K:])
+		}
 	}
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(colsT)
 	runtime.KeepAlive(tile)
+	runtime.KeepAlive(l)
 }
 
 // col2imAsm overwrites dx with the adjoint of im2colAsm's columns, bit for

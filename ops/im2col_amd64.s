@@ -618,48 +618,111 @@ flatNextC:
 	VZEROUPPER
 	RET
 
-// func transposeRowsAsm(dst unsafe.Pointer, ldd int, src unsafe.Pointer, blocks int, last uint16)
-// Transposes the 16·blocks rows of 16 floats at src (64 bytes apart) into
-// 16 rows at dst, ldd bytes apart: dst row i, floats [16b, 16b+16), are
-// float i of src rows [16b, 16b+16). The stores of the last block are
-// masked with last. Each 16×16 block goes through registers: unpacks of
-// row pairs (32-bit, then 64-bit) and two rounds of 128-bit lane shuffles.
-TEXT ·transposeRowsAsm(SB), NOSPLIT, $0-34
-	MOVQ dst+0(FP), DI
-	MOVQ ldd+8(FP), R9
-	MOVQ src+16(FP), SI
-	MOVQ blocks+24(FP), CX
-	MOVWLZX last+32(FP), AX
-	KMOVW AX, K2
-	MOVL $0xffff, AX
-	KMOVW AX, K1
-	LEAQ (R9)(R9*2), R10   // 3·ldd
-	LEAQ (R9)(R9*4), R11   // 5·ldd
-	LEAQ (R10)(R9*4), R12  // 7·ldd
-	LEAQ (DI)(R9*8), R13   // row 8
+// func im2rowFlatAsm(a *convRowArgs)
+// The transposed flat im2col (conv_asm.go's im2rowAsm): for each of
+// chunks chunks of 16 output positions and each block of 16 rows j of
+// cols, the 16 rows' lanes of the chunk, x at the chunk's position 0 plus
+// offs[j] bytes under the mask masks[taps[j]] of the chunk, are loaded into
+// Z0–Z15, transposed in registers (unpacks of row pairs, 32- then 64-bit,
+// then two rounds of 128-bit lane shuffles) and stored as floats
+// [16b, 16b+16) of the chunk's 16 rows of dst, ld bytes apart (the last
+// block's under the mask last). The tables offs (int32) and taps (uint16)
+// have a multiple of 16 entries, those past K valid ones whose columns
+// are not stored. Between chunks x, dst and masks move by xstep, dstep
+// and mstep bytes.
+// SI: the chunk's position 0 in x; R8, R14: offs and taps of the block;
+// R15: the chunk's masks; DI, R13: rows 0 and 8 of the chunk in dst;
+// BX: blocks left; CX: chunks left.
+TEXT ·im2rowFlatAsm(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ convRowArgs_ld(AX), R9
+	LEAQ (R9)(R9*2), R10                  // 3·ld
+	LEAQ (R9)(R9*4), R11                  // 5·ld
+	LEAQ (R10)(R9*4), R12                 // 7·ld
+	MOVQ convRowArgs_last(AX), DX
+	KMOVW DX, K3
+	MOVQ convRowArgs_chunks(AX), CX
+	MOVQ convRowArgs_x(AX), SI
+	MOVQ convRowArgs_dst(AX), DI
+	MOVQ convRowArgs_masks(AX), R15
 
-transBlock:
-	CMPQ CX, $1
-	JNE transLoad
-	KMOVW K2, K1
+rowChunk:
+	LEAQ (DI)(R9*8), R13
+	MOVQ convRowArgs_offs(AX), R8
+	MOVQ convRowArgs_taps(AX), R14
+	MOVQ convRowArgs_blocks(AX), BX
+	MOVL $0xffff, DX
+	KMOVW DX, K2
 
-transLoad:
-	VMOVUPS 0(SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS 128(SI), Z2
-	VMOVUPS 192(SI), Z3
-	VMOVUPS 256(SI), Z4
-	VMOVUPS 320(SI), Z5
-	VMOVUPS 384(SI), Z6
-	VMOVUPS 448(SI), Z7
-	VMOVUPS 512(SI), Z8
-	VMOVUPS 576(SI), Z9
-	VMOVUPS 640(SI), Z10
-	VMOVUPS 704(SI), Z11
-	VMOVUPS 768(SI), Z12
-	VMOVUPS 832(SI), Z13
-	VMOVUPS 896(SI), Z14
-	VMOVUPS 960(SI), Z15
+rowBlock:
+	CMPQ BX, $1
+	JNE rowLoad
+	KMOVW K3, K2                          // the last block's columns
+rowLoad:
+	MOVWQZX 0(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 0(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z0
+	MOVWQZX 2(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 4(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z1
+	MOVWQZX 4(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 8(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z2
+	MOVWQZX 6(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 12(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z3
+	MOVWQZX 8(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 16(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z4
+	MOVWQZX 10(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 20(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z5
+	MOVWQZX 12(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 24(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z6
+	MOVWQZX 14(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 28(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z7
+	MOVWQZX 16(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 32(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z8
+	MOVWQZX 18(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 36(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z9
+	MOVWQZX 20(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 40(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z10
+	MOVWQZX 22(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 44(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z11
+	MOVWQZX 24(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 48(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z12
+	MOVWQZX 26(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 52(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z13
+	MOVWQZX 28(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 56(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z14
+	MOVWQZX 30(R14), DX
+	KMOVW (R15)(DX*2), K1
+	MOVLQSX 60(R8), DX
+	VMOVUPS.Z (SI)(DX*1), K1, Z15
 	VUNPCKLPS Z1, Z0, Z16
 	VUNPCKHPS Z1, Z0, Z17
 	VUNPCKLPS Z3, Z2, Z18
@@ -700,10 +763,10 @@ transLoad:
 	VSHUFF32X4 $0xDD, Z18, Z16, Z21
 	VSHUFF32X4 $0x88, Z19, Z17, Z22
 	VSHUFF32X4 $0xDD, Z19, Z17, Z23
-	VMOVUPS Z20, K1, (DI)
-	VMOVUPS Z21, K1, (DI)(R9*4)
-	VMOVUPS Z22, K1, (R13)
-	VMOVUPS Z23, K1, (R13)(R9*4)
+	VMOVUPS Z20, K2, (DI)
+	VMOVUPS Z21, K2, (DI)(R9*4)
+	VMOVUPS Z22, K2, (R13)
+	VMOVUPS Z23, K2, (R13)(R9*4)
 	VSHUFF32X4 $0x44, Z5, Z1, Z16
 	VSHUFF32X4 $0xEE, Z5, Z1, Z17
 	VSHUFF32X4 $0x44, Z13, Z9, Z18
@@ -712,10 +775,10 @@ transLoad:
 	VSHUFF32X4 $0xDD, Z18, Z16, Z21
 	VSHUFF32X4 $0x88, Z19, Z17, Z22
 	VSHUFF32X4 $0xDD, Z19, Z17, Z23
-	VMOVUPS Z20, K1, (DI)(R9*1)
-	VMOVUPS Z21, K1, (DI)(R11*1)
-	VMOVUPS Z22, K1, (R13)(R9*1)
-	VMOVUPS Z23, K1, (R13)(R11*1)
+	VMOVUPS Z20, K2, (DI)(R9*1)
+	VMOVUPS Z21, K2, (DI)(R11*1)
+	VMOVUPS Z22, K2, (R13)(R9*1)
+	VMOVUPS Z23, K2, (R13)(R11*1)
 	VSHUFF32X4 $0x44, Z6, Z2, Z16
 	VSHUFF32X4 $0xEE, Z6, Z2, Z17
 	VSHUFF32X4 $0x44, Z14, Z10, Z18
@@ -724,10 +787,10 @@ transLoad:
 	VSHUFF32X4 $0xDD, Z18, Z16, Z21
 	VSHUFF32X4 $0x88, Z19, Z17, Z22
 	VSHUFF32X4 $0xDD, Z19, Z17, Z23
-	VMOVUPS Z20, K1, (DI)(R9*2)
-	VMOVUPS Z21, K1, (DI)(R10*2)
-	VMOVUPS Z22, K1, (R13)(R9*2)
-	VMOVUPS Z23, K1, (R13)(R10*2)
+	VMOVUPS Z20, K2, (DI)(R9*2)
+	VMOVUPS Z21, K2, (DI)(R10*2)
+	VMOVUPS Z22, K2, (R13)(R9*2)
+	VMOVUPS Z23, K2, (R13)(R10*2)
 	VSHUFF32X4 $0x44, Z7, Z3, Z16
 	VSHUFF32X4 $0xEE, Z7, Z3, Z17
 	VSHUFF32X4 $0x44, Z15, Z11, Z18
@@ -736,14 +799,23 @@ transLoad:
 	VSHUFF32X4 $0xDD, Z18, Z16, Z21
 	VSHUFF32X4 $0x88, Z19, Z17, Z22
 	VSHUFF32X4 $0xDD, Z19, Z17, Z23
-	VMOVUPS Z20, K1, (DI)(R10*1)
-	VMOVUPS Z21, K1, (DI)(R12*1)
-	VMOVUPS Z22, K1, (R13)(R10*1)
-	VMOVUPS Z23, K1, (R13)(R12*1)
-	ADDQ $1024, SI
+	VMOVUPS Z20, K2, (DI)(R10*1)
+	VMOVUPS Z21, K2, (DI)(R12*1)
+	VMOVUPS Z22, K2, (R13)(R10*1)
+	VMOVUPS Z23, K2, (R13)(R12*1)
+	ADDQ $64, R8
+	ADDQ $32, R14
 	ADDQ $64, DI
 	ADDQ $64, R13
+	DECQ BX
+	JNE rowBlock
+	MOVQ convRowArgs_blocks(AX), DX
+	SHLQ $6, DX
+	SUBQ DX, DI                           // back to the chunk's row 0
+	ADDQ convRowArgs_xstep(AX), SI
+	ADDQ convRowArgs_dstep(AX), DI
+	ADDQ convRowArgs_mstep(AX), R15
 	DECQ CX
-	JNE transBlock
+	JNE rowChunk
 	VZEROUPPER
 	RET

@@ -67,8 +67,8 @@ func im2colFlatAsm(a *convFlatArgs)
 //go:noescape
 func col2imFlatAsm(a *convFlatArgs)
 
-// transposeRowsAsm transposes 16×16 blocks of floats for im2rowAsm
+// im2rowFlatAsm is the transposed flat im2col of im2rowAsm
 // (im2col_amd64.s).
 //
 //go:noescape
-func transposeRowsAsm(dst unsafe.Pointer, ldd int, src unsafe.Pointer, blocks int, last uint16)
+func im2rowFlatAsm(a *convRowArgs)

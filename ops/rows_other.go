@@ -36,6 +36,4 @@ func im2colFlatAsm(a *convFlatArgs) { panic("unreachable") }
 
 func col2imFlatAsm(a *convFlatArgs) { panic("unreachable") }
 
-func transposeRowsAsm(dst unsafe.Pointer, ldd int, src unsafe.Pointer, blocks int, last uint16) {
-	panic("unreachable")
-}
+func im2rowFlatAsm(a *convRowArgs) { panic("unreachable") }
