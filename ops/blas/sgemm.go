@@ -121,16 +121,9 @@ func sgemmGoRows(inPlace int, transA, transB bool, m, n, k int, alpha float32, a
 		kern: kern, inPlace: inPlace,
 	}
 	cm, cn, ck, parts := grid(kern, m, n, k, threads())
-
-	// Balance the blocks: k = 784 with kc = 384 gives 3×262, not
-	// 384+384+16. Depths are rounded to 8 for the transposing packers.
-	depth := ceilDiv(k, ck)
-	job.kcBlk = min(k, roundUp(ceilDiv(depth, ceilDiv(depth, kern.kc)), 8))
-	width := ceilDiv(ceilDiv(n, kern.nr), cn) * kern.nr // widest chunk
-	job.ncBlk = roundUp(ceilDiv(width, ceilDiv(width, kern.nc)), kern.nr)
-
+	job.setBlocking(cn, ck)
 	self := getWorkspace()
-	if cm*cn*ck == 1 {
+	if parts <= 1 && cm*cn*ck == 1 {
 		job.block(self, 0, m, 0, n, 0, k, c, ldc, beta)
 		putWorkspace(self)
 		return
@@ -159,6 +152,23 @@ func sgemmGoRows(inPlace int, transA, transB bool, m, n, k int, alpha float32, a
 		}
 		self.parts = append(self.parts, ws)
 	}
+	if len(self.parts) == 0 && cm*cn > 1 {
+		// No worker was free (the call runs inside a parallel loop of
+		// the caller's, say), and no worker has the call: the caller
+		// computes it alone, without the cuts of C planned for more
+		// participants, each of which packs A or B again. The k chunks
+		// stay: planned from the sizes alone (see grid), they fix the
+		// rounding.
+		cm, cn, _, _ = grid(kern, m, n, k, 1)
+		job.setBlocking(cn, ck)
+		if ck == 1 {
+			job.block(self, 0, m, 0, n, 0, k, c, ldc, beta)
+			putWorkspace(self)
+			return
+		}
+		call.sgemmJob = job
+		call.cm, call.cn = cm, cn
+	}
 	call.work(self, true)
 	par.Wait(&call.done, int32(len(self.parts)))
 	if ck > 1 {
@@ -177,6 +187,19 @@ func sgemmGoRows(inPlace int, transA, transB bool, m, n, k int, alpha float32, a
 		putWorkspace(ws)
 	}
 	putWorkspace(self)
+}
+
+// setBlocking sets the cache blocking of j for a grid of cn column
+// chunks and ck k chunks. The blocks are balanced: k = 784 with kc = 384
+// gives 3×262, not 384+384+16; depths are rounded to 8 for the
+// transposing packers. The depth depends on ck alone, which does not
+// depend on the threads (see grid).
+func (j *sgemmJob) setBlocking(cn, ck int) {
+	kern := j.kern
+	depth := ceilDiv(j.k, ck)
+	j.kcBlk = min(j.k, roundUp(ceilDiv(depth, ceilDiv(depth, kern.kc)), 8))
+	width := ceilDiv(ceilDiv(j.n, kern.nr), cn) * kern.nr // widest chunk
+	j.ncBlk = roundUp(ceilDiv(width, ceilDiv(width, kern.nc)), kern.nr)
 }
 
 // work computes chunks of the call until none is left. The caller (owner)
