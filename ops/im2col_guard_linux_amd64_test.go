@@ -122,7 +122,7 @@ func TestConvAsmPathMatchesGoPath(t *testing.T) {
 	}
 	defer func() { haveRowsAsm = true }()
 	rng := rand.New(rand.NewPCG(4, 9))
-	flat := 0
+	flat, severalFwd := 0, 0
 	for _, c := range []struct {
 		x, w   []int
 		stride int
@@ -186,8 +186,14 @@ func TestConvAsmPathMatchesGoPath(t *testing.T) {
 		if g.chunk(4) < 2 {
 			t.Errorf("%v: one image per chunk; want several (cols rows longer than P)", g)
 		}
+		if g.chunkFwd(4) >= 2 {
+			severalFwd++
+		}
 	}
 	if flat != 9 {
 		t.Errorf("%d geometries on the flat kernels, want 9", flat)
+	}
+	if severalFwd < 13 {
+		t.Errorf("%d geometries with several images per chunk of the forward pass, want 13", severalFwd)
 	}
 }
