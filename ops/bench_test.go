@@ -125,21 +125,25 @@ func BenchmarkConv2D(b *testing.B) {
 	}
 }
 
-// BenchmarkConv2DResNet times the 3×3 convolutions (padding 1) of
-// cnn.ResNet(16, 2) at batch 64: the 28×28 stage of 16 maps, the strided
-// first convolution of the second stage (16 → 32 maps, 28×28 → 14×14), the
-// rest of that 14×14 stage (32 maps) and the 7×7 stage of 64 maps.
+// BenchmarkConv2DResNet times convolutions of cnn.ResNet(16, 2) at batch
+// 64: the stem (1 → 16 maps, 3×3 pad 1 on 28×28), the 28×28 stage of 16
+// maps (3×3 pad 1), the strided first convolution of the second stage
+// (16 → 32 maps, 28×28 → 14×14, 3×3 pad 1) and its shortcut (1×1 stride
+// 2), the rest of that 14×14 stage (32 maps) and the 7×7 stage of 64 maps.
 func BenchmarkConv2DResNet(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 4))
 	for _, c := range []struct {
-		name             string
-		c, hw, f, stride int
-	}{{"stage1", 16, 28, 16, 1}, {"stage2-down", 16, 28, 32, 2}, {"stage2", 32, 14, 32, 1}, {"stage3", 64, 7, 64, 1}} {
+		name                     string
+		c, hw, f, k, stride, pad int
+	}{
+		{"stem", 1, 28, 16, 3, 1, 1}, {"stage1", 16, 28, 16, 3, 1, 1}, {"stage2-down", 16, 28, 32, 3, 2, 1},
+		{"stage2-shortcut", 16, 28, 32, 1, 2, 0}, {"stage2", 32, 14, 32, 3, 1, 1}, {"stage3", 64, 7, 64, 3, 1, 1},
+	} {
 		x := randDense[float32](rng, 64, c.c, c.hw, c.hw)
-		w := randDense[float32](rng, c.f, c.c, 3, 3)
+		w := randDense[float32](rng, c.f, c.c, c.k, c.k)
 		bias := randDense[float32](rng, c.f)
 		conv := func(in ...*G.Node) (*G.Node, error) {
-			return ops.Conv2D(in[0], in[1], in[2], [2]int{c.stride, c.stride}, [2]int{1, 1})
+			return ops.Conv2D(in[0], in[1], in[2], [2]int{c.stride, c.stride}, [2]int{c.pad, c.pad})
 		}
 		b.Run(c.name+"/forward", func(b *testing.B) { benchOp(b, conv, x, w, bias) })
 		b.Run(c.name+"/input-grad", func(b *testing.B) { benchGrad(b, conv, 0, x, w, bias) })
