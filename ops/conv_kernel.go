@@ -4,6 +4,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/retina-ml/retina/internal/vec"
 	"github.com/retina-ml/retina/ops/blas"
 )
 
@@ -340,10 +341,7 @@ func scatter[T Float](g convGeom, yt []T, n0, cnt int, bias, y []T, act Activati
 // when bias is nil).
 func biasAct[T Float](y, bias []T, f int, act Activation) {
 	if bias != nil {
-		b := bias[f]
-		for j := range y {
-			y[j] += b
-		}
+		vec.AddConst(y, bias[f])
 	}
 	if act != Linear {
 		activateSerial(act, y, y)

@@ -515,16 +515,7 @@ func col2imG[T Float](g gconvGeom, cols, dx []T) {
 // when bias is not nil, and applies act.
 func gconvFinish[T Float](ys, bias []T, f0, p int, act Activation) {
 	for i := 0; i*p < len(ys); i++ {
-		dst := ys[i*p : (i+1)*p]
-		if bias != nil {
-			b := bias[f0+i]
-			for j := range dst {
-				dst[j] += b
-			}
-		}
-		if act != Linear {
-			activateSerial(act, dst, dst)
-		}
+		biasAct(ys[i*p:(i+1)*p], bias, f0+i, act)
 	}
 }
 

@@ -27,3 +27,26 @@ func Add[T float32 | float64](dst, a, b []T) {
 		dst[i] = a[i] + b[i]
 	}
 }
+
+// AddConst adds b to every element of dst, rounding as Go's + does.
+func AddConst[T float32 | float64](dst []T, b T) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	switch d := any(dst).(type) {
+	case []float32:
+		if haveAsm {
+			addConstF32(&d[0], any(b).(float32), n)
+			return
+		}
+	case []float64:
+		if haveAsm {
+			addConstF64(&d[0], any(b).(float64), n)
+			return
+		}
+	}
+	for i := range dst {
+		dst[i] += b
+	}
+}

@@ -115,3 +115,94 @@ addF64Tail:
 addF64Done:
 	VZEROUPPER
 	RET
+// func addConstF32(dst *float32, b float32, n int)
+// dst += b, 4 vectors a round, then single vectors, then the last
+// 15 or fewer under a mask.
+TEXT ·addConstF32(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	VBROADCASTSS b+8(FP), Z4
+	MOVQ n+16(FP), CX
+	MOVQ CX, DX
+	SHRQ $6, CX
+	JEQ addConstF32Singles
+addConstF32Blocks:
+	VADDPS 0(DI), Z4, Z0
+	VADDPS 64(DI), Z4, Z1
+	VADDPS 128(DI), Z4, Z2
+	VADDPS 192(DI), Z4, Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, DI
+	DECQ CX
+	JNE addConstF32Blocks
+addConstF32Singles:
+	ANDQ $63, DX
+	JEQ addConstF32Done
+addConstF32One:
+	CMPQ DX, $16
+	JLT addConstF32Tail
+	VADDPS (DI), Z4, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	SUBQ $16, DX
+	JNE addConstF32One
+	JMP addConstF32Done
+addConstF32Tail:
+	MOVL $1, AX
+	SHLXL DX, AX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (DI), K1, Z0
+	VADDPS Z4, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+addConstF32Done:
+	VZEROUPPER
+	RET
+
+// func addConstF64(dst *float64, b float64, n int)
+// dst += b, 4 vectors a round, then single vectors, then the last
+// 7 or fewer under a mask.
+TEXT ·addConstF64(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	VBROADCASTSD b+8(FP), Z4
+	MOVQ n+16(FP), CX
+	MOVQ CX, DX
+	SHRQ $5, CX
+	JEQ addConstF64Singles
+addConstF64Blocks:
+	VADDPD 0(DI), Z4, Z0
+	VADDPD 64(DI), Z4, Z1
+	VADDPD 128(DI), Z4, Z2
+	VADDPD 192(DI), Z4, Z3
+	VMOVUPD Z0, 0(DI)
+	VMOVUPD Z1, 64(DI)
+	VMOVUPD Z2, 128(DI)
+	VMOVUPD Z3, 192(DI)
+	ADDQ $256, DI
+	DECQ CX
+	JNE addConstF64Blocks
+addConstF64Singles:
+	ANDQ $31, DX
+	JEQ addConstF64Done
+addConstF64One:
+	CMPQ DX, $8
+	JLT addConstF64Tail
+	VADDPD (DI), Z4, Z0
+	VMOVUPD Z0, (DI)
+	ADDQ $64, DI
+	SUBQ $8, DX
+	JNE addConstF64One
+	JMP addConstF64Done
+addConstF64Tail:
+	MOVL $1, AX
+	SHLXL DX, AX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPD.Z (DI), K1, Z0
+	VADDPD Z4, Z0, Z0
+	VMOVUPD Z0, K1, (DI)
+addConstF64Done:
+	VZEROUPPER
+	RET

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// TestAdd checks Add against Go's + bit for bit, for float32 and float64:
+// TestAdd checks Add and AddConst against Go's + bit for bit, for float32
+// and float64:
 // every length up to 200 (whole blocks, single vectors and masked tails),
 // unaligned starts, dst apart from and equal to a or b, with infinities,
 // NaNs and signed zeros among the values, and nothing written past the
@@ -41,6 +42,24 @@ func testAdd[T float32 | float64](t *testing.T) {
 			want := make([]T, n)
 			for i := range want {
 				want[i] = a[off+i] + b[off+i]
+			}
+			c := value()
+			wantC := make([]T, n)
+			for i := range wantC {
+				wantC[i] = a[off+i] + c
+			}
+			x := append([]T(nil), a...)
+			past := append([]T(nil), x[off+n:]...)
+			AddConst(x[off:off+n], c)
+			for i, v := range wantC {
+				if !same(x[off+i], v) {
+					t.Fatalf("%T n=%d offset %d: AddConst element %d is %v, want %v", v, n, off, i, x[off+i], v)
+				}
+			}
+			for i, v := range x[off+n:] {
+				if !same(v, past[i]) {
+					t.Fatalf("%T n=%d offset %d: AddConst wrote element %d past the end", v, n, off, n+i)
+				}
 			}
 			for _, into := range []string{"new", "a", "b"} {
 				dst := make([]T, off+n+guard)
