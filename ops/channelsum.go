@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"gorgonia.org/tensor"
+
+	"github.com/retina-ml/retina/internal/vec"
 )
 
 // channelSumDef sums an (N, F, …) tensor over every axis but axis 1,
@@ -29,9 +31,7 @@ func channelSum[T Float](x, y []T, n, f, inner int) {
 		// (N, F): accumulate rows, which reads x sequentially.
 		clear(y)
 		for i := 0; i < n; i++ {
-			for j, v := range x[i*f : (i+1)*f] {
-				y[j] += v
-			}
+			vec.Add(y, y, x[i*f:(i+1)*f])
 		}
 		return
 	}
