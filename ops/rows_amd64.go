@@ -29,6 +29,11 @@ func reluAsm(y, x unsafe.Pointer, n int)
 //go:noescape
 func reluGradAsm(dx, y, dy unsafe.Pointer, n int)
 
+// prefetchAsm asks for the n bytes from p into the L2 cache (rows_amd64.s).
+//
+//go:noescape
+func prefetchAsm(p unsafe.Pointer, n int)
+
 // maxPool2x2Asm and maxPool2x2GradAsm are 2×2, stride-2 max-pooling of one
 // plane and its gradient, 16 windows at a time (pool_amd64.s, AVX-512).
 //

@@ -194,3 +194,20 @@ gradTail:
 gradDone:
 	VZEROUPPER
 	RET
+
+// func prefetchAsm(p unsafe.Pointer, n int)
+// Asks for the n bytes from p into the L2 cache, a line (64 bytes) at a
+// time.
+TEXT ·prefetchAsm(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	ADDQ $63, CX
+	SHRQ $6, CX
+	JEQ prefetchDone
+prefetchLine:
+	PREFETCHT1 (SI)
+	ADDQ $64, SI
+	DECQ CX
+	JNE prefetchLine
+prefetchDone:
+	RET
