@@ -507,6 +507,9 @@ func (l *convGradLoop[T]) filterChunk(c, n0, cnt int) {
 	}
 	buf := getBuf[T](l.ws, full)
 	cols, dyt := buf[:K*cnt*P], buf[K*cnt*P:(K+g.F)*cnt*P]
+	img := g.C * g.H * g.W
+	prefetchNext(l.x, n0, cnt, img)
+	prefetchNext(l.dy, n0, cnt, g.F*P)
 	dyt = gather(g, l.dy, n0, cnt, dyt)
 	dw := l.parts[c*FK : (c+1)*FK]
 	if rows {
@@ -515,9 +518,7 @@ func (l *convGradLoop[T]) filterChunk(c, n0, cnt int) {
 		// as below: the same bits.
 		var lanes convLanes
 		lanes.setIm2row(g)
-		x32, c32, img := any(l.x).([]float32), any(cols).([]float32), g.C*g.H*g.W
-		prefetchNext(l.x, n0, cnt, img)
-		prefetchNext(l.dy, n0, cnt, g.F*P)
+		x32, c32 := any(l.x).([]float32), any(cols).([]float32)
 		for i := 0; i < cnt; i++ {
 			im2rowAsm(g, x32[(n0+i)*img:(n0+i+1)*img], c32[i*P*K:], K, &lanes, any(buf[full-g.rowsTile():]).([]float32))
 		}
