@@ -394,7 +394,8 @@ func (l *convLanes) setIm2row(g convGeom) {
 	}
 }
 
-// convRowArgs are the arguments of im2rowFlatAsm (im2col_amd64.s).
+// convRowArgs are the arguments of im2rowFlatAsm (gconv_amd64.s, generated
+// by gconv_gen.go).
 type convRowArgs struct {
 	x, dst, offs, taps, masks unsafe.Pointer // the chunk's position 0, its row 0 in colsT, tables, its masks
 	ld                        int            // row stride of colsT, bytes

@@ -9,8 +9,9 @@ package ops
 // filters by t taps (see gconvDotArgs), gconvDotPF<f>R<r>K<k> those of f
 // filters by r kernel rows of k taps, by permutes of one source row,
 // gconvBcastR<r>K<k> those of 16 filters by r kernel rows of k taps
-// (see gconvBcastArgs), and gconvTransposeAsm transposes 16 planes (see
-// gconvTransposeArgs).
+// (see gconvBcastArgs), gconvTransposeAsm transposes 16 planes (see
+// gconvTransposeArgs), and im2rowFlatAsm is Conv2D's transposed flat
+// im2col (see im2rowAsm).
 
 //go:noescape
 func gconvBcastR1K1(a *gconvBcastArgs)
@@ -68,6 +69,9 @@ func gconvBcastR6K3(a *gconvBcastArgs)
 
 //go:noescape
 func gconvTransposeAsm(a *gconvTransposeArgs)
+
+//go:noescape
+func im2rowFlatAsm(a *convRowArgs)
 
 //go:noescape
 func gconvCorrF1R1(a *gconvCorrArgs)

@@ -19,3 +19,5 @@ func gconvDotPHas(int, int, int) bool { return false }
 func gconvBcastAsm(*gconvBcastArgs, int, int) {}
 
 func gconvTransposeAsm(*gconvTransposeArgs) {}
+
+func im2rowFlatAsm(*convRowArgs) { panic("unreachable") }

@@ -71,9 +71,3 @@ func im2colFlatAsm(a *convFlatArgs)
 
 //go:noescape
 func col2imFlatAsm(a *convFlatArgs)
-
-// im2rowFlatAsm is the transposed flat im2col of im2rowAsm
-// (im2col_amd64.s).
-//
-//go:noescape
-func im2rowFlatAsm(a *convRowArgs)

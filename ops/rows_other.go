@@ -36,6 +36,4 @@ func im2colFlatAsm(a *convFlatArgs) { panic("unreachable") }
 
 func col2imFlatAsm(a *convFlatArgs) { panic("unreachable") }
 
-func im2rowFlatAsm(a *convRowArgs) { panic("unreachable") }
-
 func prefetchAsm(p unsafe.Pointer, n int) {}
