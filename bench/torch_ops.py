@@ -12,10 +12,11 @@ ops/ time, on the same shapes, so that the two can be compared as a ratio
                                                  dilation 2, groups 2
   BenchmarkConvTranspose2D, x (64, 32, 7, 7), w (32, 16, 4, 4), stride 2,
     pad 1: {forward,input-grad,filter-grad}
-  BenchmarkConv2DResNet (ops/bench_test.go): the 3x3, pad 1 convolutions
-    of cnn.ResNet(16, 2) at batch 64: stage1 (16 -> 16 maps, 28x28),
-    stage2-down (16 -> 32, stride 2), stage2 (32 -> 32, 14x14),
-    stage3 (64 -> 64, 7x7):
+  BenchmarkConv2DResNet (ops/bench_test.go): convolutions of
+    cnn.ResNet(16, 2) at batch 64: stem (1 -> 16 maps, 3x3 pad 1, 28x28),
+    stage1 (16 -> 16, 3x3 pad 1, 28x28), stage2-down (16 -> 32, 3x3
+    stride 2), stage2-shortcut (16 -> 32, 1x1 stride 2), stage2 (32 -> 32,
+    14x14), stage3 (64 -> 64, 7x7):
     {forward,input-grad,filter-grad}
   BenchmarkUpsample2D, x (64, 32, 14, 14), 2x2: {forward,backward}
   BenchmarkGlobalAvgPool2D, x (64, 32, 14, 14): {forward,backward}
@@ -97,9 +98,11 @@ def cases():
             conv_cases("groups2-dilation2", x, r(32, 16, 3, 3), r(32), 1, 2, 2, 2)]
     out += [("ConvTranspose2D/" + n, f) for n, f in
             conv_cases("x", r(64, 32, 7, 7), r(32, 16, 4, 4), r(16), 2, 1, 1, 1, transposed=True)]
-    for name, c, hw, f, stride in [("stage1", 16, 28, 16, 1), ("stage2-down", 16, 28, 32, 2), ("stage2", 32, 14, 32, 1), ("stage3", 64, 7, 64, 1)]:
+    for name, c, hw, f, k, stride, pad in [
+            ("stem", 1, 28, 16, 3, 1, 1), ("stage1", 16, 28, 16, 3, 1, 1), ("stage2-down", 16, 28, 32, 3, 2, 1),
+            ("stage2-shortcut", 16, 28, 32, 1, 2, 0), ("stage2", 32, 14, 32, 3, 1, 1), ("stage3", 64, 7, 64, 3, 1, 1)]:
         out += [("Conv2DResNet/" + n, fn) for n, fn in
-                conv_cases(name, r(64, c, hw, hw), r(f, c, 3, 3), r(f), stride, 1, 1, 1)]
+                conv_cases(name, r(64, c, hw, hw), r(f, c, k, k), r(f), stride, pad, 1, 1)]
     out = [(n.replace("/x/", "/"), f) for n, f in out]
 
     up_gy = r(64, 32, 28, 28)
