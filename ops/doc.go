@@ -6,13 +6,13 @@
 //   - pooling and resampling: MaxPool2D, AvgPool2D, GlobalAvgPool2D,
 //     Upsample2D (nearest);
 //   - Dense (matmul, bias and activation fused);
-//   - normalisation: BatchNorm (running statistics as BatchNormState),
-//     LayerNorm;
+//   - normalisation: BatchNorm (running statistics as BatchNormState;
+//     BatchNormAct with a fused activation), LayerNorm;
 //   - activations: Activate (ReLU, sigmoid, tanh), LeakyReLU, ELU, GELU,
 //     SiLU, Softplus, Softmax;
 //   - losses: SoftmaxCrossEntropy, SigmoidCrossEntropy, MSE;
-//   - Dropout, Reshape, and the sum (Add) and concatenation (Concat) of
-//     several nodes.
+//   - Dropout, Reshape, and the sum (Add; AddAct with a fused activation)
+//     and concatenation (Concat) of several nodes.
 //
 // Their semantics are PyTorch's; the tests compare each with reference
 // vectors PyTorch computed (ops/testdata/torch_ref_*.py write them).

@@ -27,7 +27,8 @@
 //     no work; products of at most 28 rows with B not transposed (the
 //     forward pass of a convolution with few filters, a dense layer at a
 //     small batch) read B where it lies instead of packing it, with a
-//     second family of the same kernels, bit for bit the same results;
+//     second family of the same kernels, bit for bit the same results
+//     (SgemmCachedB does so up to 70 rows, for a B in the caller's cache);
 //   - go-avx2 (amd64 with AVX2 and FMA): a 6×16 kernel;
 //   - go-generic (other architectures, or the noasm build tag): a
 //     portable 4×4 kernel in plain Go.
