@@ -403,10 +403,39 @@ type convRowArgs struct {
 	xstep, dstep, mstep       int            // from chunk to chunk, bytes
 }
 
+// rowTables returns im2rowAsm's tables, at the start of tile: per row j
+// of cols (K rounded up to 16), offs[j] the byte offset of its source from
+// an output position, and taps[j] its kernel offset kh·KW + kw, the index
+// of its masks. The rows past K read the position itself under the masks
+// of kernel offset 0; their columns are not stored.
+func (g convGeom) rowTables(tile []float32) (offs []int32, taps []uint16) {
+	k16 := (g.ckk() + 15) / 16 * 16
+	offs = unsafe.Slice((*int32)(unsafe.Pointer(&tile[0])), k16)
+	taps = unsafe.Slice((*uint16)(unsafe.Pointer(&tile[k16])), k16)
+	return offs, taps
+}
+
+// setRowTables fills the tables of im2rowAsm in tile (see rowTables).
+func (g convGeom) setRowTables(tile []float32) {
+	offs, taps := g.rowTables(tile)
+	P, s0, j := g.p(), -(g.PH*g.W + g.PW), 0
+	for c := 0; c < g.C; c++ {
+		for kh := 0; kh < g.KH; kh++ {
+			for kw := 0; kw < g.KW; kw++ {
+				offs[j], taps[j] = int32(4*(c*P+s0+kh*g.W+kw)), uint16(kh*g.KW+kw)
+				j++
+			}
+		}
+	}
+	clear(offs[j:])
+	clear(taps[j:])
+}
+
 // im2rowAsm writes image x's column matrix transposed, a row per output
 // position: colsT[p·ld + j] = cols[j][p], im2col's values, for j < K =
 // C·KH·KW and p < P, on g.rowsAsm() geometries; l must have been filled
-// by l.setIm2row(g) and tile hold g.rowsTile() floats. A filter
+// by l.setIm2row(g), and tile hold g.rowsTile() floats, its tables set by
+// g.setRowTables(tile) (once for any number of images). A filter
 // gradient's product then reads its B in place instead of packing (and
 // transposing) it. im2rowFlatAsm loads each chunk's 16 positions of 16
 // rows of cols at a time from x, shifted planes under the flat masks, and
@@ -415,19 +444,8 @@ type convRowArgs struct {
 func im2rowAsm(g convGeom, x, colsT []float32, ld int, l *convLanes, tile []float32) {
 	K, P, kk := g.ckk(), g.p(), g.KH*g.KW
 	k16 := (K + 15) / 16 * 16
-	offs := unsafe.Slice((*int32)(unsafe.Pointer(&tile[0])), k16)
-	taps := unsafe.Slice((*uint16)(unsafe.Pointer(&tile[k16])), k16)
+	offs, taps := g.rowTables(tile)
 	part := tile[k16+(k16+1)/2:][:16*K]
-	s0 := -(g.PH*g.W + g.PW)
-	for j := range offs {
-		// The rows past K load the chunk under tap 0's mask, and their
-		// columns are not stored.
-		offs[j], taps[j] = 0, 0
-		if j < K {
-			c, t := j/kk, j%kk
-			offs[j], taps[j] = int32(4*(c*P+s0+t/g.KW*g.W+t%g.KW)), uint16(t)
-		}
-	}
 	_, _ = x[g.C*P-1], colsT[(P-1)*ld+K-1]
 	a := convRowArgs{
 		x: unsafe.Pointer(&x[0]), dst: unsafe.Pointer(&colsT[0]), offs: unsafe.Pointer(&offs[0]),

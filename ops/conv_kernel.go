@@ -518,9 +518,10 @@ func (l *convGradLoop[T]) filterChunk(c, n0, cnt int) {
 		// as below: the same bits.
 		var lanes convLanes
 		lanes.setIm2row(g)
-		x32, c32 := any(l.x).([]float32), any(cols).([]float32)
+		x32, c32, tile := any(l.x).([]float32), any(cols).([]float32), any(buf[full-g.rowsTile():]).([]float32)
+		g.setRowTables(tile)
 		for i := 0; i < cnt; i++ {
-			im2rowAsm(g, x32[(n0+i)*img:(n0+i+1)*img], c32[i*P*K:], K, &lanes, any(buf[full-g.rowsTile():]).([]float32))
+			im2rowAsm(g, x32[(n0+i)*img:(n0+i+1)*img], c32[i*P*K:], K, &lanes, tile)
 		}
 		gemmCachedB(false, false, g.F, K, cnt*P, 1, dyt, cnt*P, cols, K, 0, dw, K)
 	} else {

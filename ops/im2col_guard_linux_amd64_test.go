@@ -59,6 +59,7 @@ func TestConvLanesKernelsStayInBuffers(t *testing.T) {
 				asmTestGarbage(rows)
 				asmTestGarbage(tile)
 				lanes.setIm2row(g)
+				g.setRowTables(tile)
 				im2rowAsm(g, x, rows[i*P*K:], K, &lanes, tile)
 				for p := 0; p < P; p++ {
 					for j := 0; j < K; j++ {
