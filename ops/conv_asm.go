@@ -259,15 +259,24 @@ func (l *convLanes) setIm2col(g convGeom) {
 		}
 		return
 	}
+	l.setLanes(g, func(kw, ow int) (int, bool) {
+		iw := ow*g.SW - g.PW + kw
+		return iw, ow < g.OW && iw >= 0 && iw < g.W
+	})
+}
+
+// setLanes fills l.idx and l.mask: lane j of kw's entry for lanes 16h to
+// 16h + 15 takes index i of the other row where (i, ok) = from(kw, 16h +
+// j) has ok set, and is masked out otherwise.
+func (l *convLanes) setLanes(g convGeom, from func(kw, lane int) (int, bool)) {
 	l.idx, l.mask = [32][16]int32{}, [32]uint64{}
 	for kw := 0; kw < g.KW; kw++ {
 		for h := 0; h < 2; h++ {
 			s := 16*h + 16 - g.KW + kw
 			var m uint16
 			for j := 0; j < 16; j++ {
-				ow := 16*h + j
-				if iw := ow*g.SW - g.PW + kw; ow < g.OW && iw >= 0 && iw < g.W {
-					l.idx[s][j] = int32(iw)
+				if i, ok := from(kw, 16*h+j); ok {
+					l.idx[s][j] = int32(i)
 					m |= 1 << j
 				}
 			}
@@ -294,22 +303,10 @@ func (l *convLanes) setCol2im(g convGeom) {
 		}
 		return
 	}
-	l.idx, l.mask = [32][16]int32{}, [32]uint64{}
-	for kw := 0; kw < g.KW; kw++ {
-		for h := 0; h < 2; h++ {
-			s := 16*h + 16 - g.KW + kw
-			var m uint16
-			for j := 0; j < 16; j++ {
-				iw := 16*h + j
-				t := iw + g.PW - kw
-				if iw < g.W && t >= 0 && t%g.SW == 0 && t/g.SW < g.OW {
-					l.idx[s][j] = int32(t / g.SW)
-					m |= 1 << j
-				}
-			}
-			l.mask[s] = uint64(m)
-		}
-	}
+	l.setLanes(g, func(kw, iw int) (int, bool) {
+		t := iw + g.PW - kw
+		return t / g.SW, iw < g.W && t >= 0 && t%g.SW == 0 && t/g.SW < g.OW
+	})
 }
 
 // s1Args returns the arguments common to both stride-1 kernels.
