@@ -572,7 +572,13 @@ func (m *Model) NewInputs(g *G.ExprGraph, n int) G.Nodes {
 // or Add layer whose only reader is an elementwise activation (ReLU,
 // Sigmoid, Tanh) becomes one fused op with it, unless the layer's or the
 // activation's output is a model output; both layers' entries in
-// Built.Layers are then the fused op's output.
+// Built.Layers are then the fused op's output. In Train mode, a Conv2D, ReLU
+// and MaxPool2D run (each read only by the next, the first two not model
+// outputs) becomes a convolution without activation and
+// ops.MaxPool2DReLU, the same values and gradients bit for bit without
+// ReLU's passes: the Conv2D's entry in Built.Layers is then the
+// convolution's output before ReLU, the ReLU's and the MaxPool2D's the
+// pooling's output.
 func (m *Model) Build(g *G.ExprGraph, xs G.Nodes, mode Mode) (*Built, error) {
 	if len(xs) != len(m.inputs) {
 		return nil, errors.Errorf("graph: %d input nodes, the model takes %d", len(xs), len(m.inputs))
@@ -617,6 +623,21 @@ func (m *Model) Build(g *G.ExprGraph, xs G.Nodes, mode Mode) (*Built, error) {
 		for k, v := range n.in {
 			in[k] = nodes[v]
 		}
+		if pool, ok := m.convReLUPool(i, readers, isOutput); ok && mode == Train {
+			ctx := &Context{Mode: mode, Index: i, Name: n.name, built: b}
+			z, err := n.layer.(fuser).buildAct(ctx, in, ps, ops.Linear)
+			if err != nil {
+				return nil, errors.Wrapf(err, "graph: layer %d (%s)", i, n.name)
+			}
+			h, err := ops.MaxPool2DReLU(z, pool.Window)
+			if err != nil {
+				return nil, errors.Wrapf(err, "graph: layer %d (%s)", i+2, m.layers[i+2].name)
+			}
+			nodes[n.out], nodes[m.layers[i+1].out], nodes[m.layers[i+2].out] = z, h, h
+			b.Layers = append(b.Layers, z, h, h)
+			i += 2
+			continue
+		}
 		if f, ok := m.fusable(i, readers, isOutput); ok {
 			ctx := &Context{Mode: mode, Index: i, Name: n.name, built: b}
 			h, err := n.layer.(fuser).buildAct(ctx, in, ps, f)
@@ -649,6 +670,25 @@ func (m *Model) Build(g *G.ExprGraph, xs G.Nodes, mode Mode) (*Built, error) {
 		b.Logits = append(b.Logits, logits)
 	}
 	return b, nil
+}
+
+// convReLUPool reports whether layers i, i+1 and i+2 are a Conv2D, a ReLU
+// and a MaxPool2D, each read only by the next, the first two not model
+// outputs, and returns the pooling.
+func (m *Model) convReLUPool(i int, readers []int, isOutput []bool) (MaxPool2D, bool) {
+	if i+2 >= len(m.layers) {
+		return MaxPool2D{}, false
+	}
+	conv, act, next := m.layers[i], m.layers[i+1], m.layers[i+2]
+	_, isConv := conv.layer.(Conv2D)
+	_, isReLU := act.layer.(ReLU)
+	pool, isPool := next.layer.(MaxPool2D)
+	if !isConv || !isReLU || !isPool || readers[conv.out] != 1 || readers[act.out] != 1 ||
+		isOutput[conv.out] || isOutput[act.out] ||
+		len(act.in) != 1 || act.in[0] != conv.out || len(next.in) != 1 || next.in[0] != act.out {
+		return MaxPool2D{}, false
+	}
+	return pool, true
 }
 
 // fusable reports whether layer i fuses with the activation layer after it,

@@ -3,8 +3,8 @@
 //
 //   - convolution: Conv2D (fused bias and activation), ConvGrouped
 //     (dilation, groups, depthwise), ConvTranspose2D;
-//   - pooling and resampling: MaxPool2D, AvgPool2D, GlobalAvgPool2D,
-//     Upsample2D (nearest);
+//   - pooling and resampling: MaxPool2D (MaxPool2DReLU: of ReLU(x), in one
+//     pass), AvgPool2D, GlobalAvgPool2D, Upsample2D (nearest);
 //   - Dense (matmul, bias and activation fused);
 //   - normalisation: BatchNorm (running statistics as BatchNormState;
 //     BatchNormAct with a fused activation), LayerNorm;

@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -119,6 +120,87 @@ func TestFusedActivationsMatchSeparateOps(t *testing.T) {
 						}
 						t.Errorf("%s %v %v: the fused op's %s differs from the two ops'", c.name, dt, f, what)
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestMaxPool2DReLUMatchesReLUThenPool checks that MaxPool2DReLU computes,
+// bit for bit, the output and the gradient of ReLU followed by MaxPool2D:
+// float32 (the 2×2 assembly kernel) and float64, 2×2 windows on even and
+// odd planes and 3×3 windows of stride 2 with padding (ReLU applied before
+// the Go kernels), on inputs holding ties, signed zeros, infinities and
+// NaNs of both signs. The loss is Σ y ⊙ r for a random r.
+func TestMaxPool2DReLUMatchesReLUThenPool(t *testing.T) {
+	rng := rand.New(rand.NewPCG(63, 64))
+	for _, c := range []struct {
+		shape []int
+		win   ops.Window
+	}{
+		{[]int{2, 3, 8, 8}, ops.Square(2, 2, 0)},
+		{[]int{3, 2, 7, 9}, ops.Square(2, 2, 0)},
+		{[]int{2, 2, 24, 24}, ops.Square(2, 2, 0)},
+		{[]int{2, 2, 9, 9}, ops.Square(3, 2, 1)},
+	} {
+		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+			x := randDense[float64](rng, c.shape...)
+			for i, d := 0, x.Data().([]float64); i < len(d); i++ {
+				switch rng.IntN(16) {
+				case 0:
+					d[i] = math.NaN()
+				case 1:
+					d[i] = -math.NaN() // x86's default NaN has its sign bit set
+				case 2:
+					d[i] = math.Copysign(0, -1)
+				case 3:
+					d[i] = math.Inf(1)
+				case 4, 5, 6, 7:
+					d[i] = float64(rng.IntN(3) - 1) // ties, and windows with no positive cell
+				}
+			}
+			vals := []*tensor.Dense{x}
+			g := G.NewGraph()
+			outShape := G.Must(ops.MaxPool2D(bind(g, vals)[0], c.win)).Shape()
+			r := randDense[float64](rng, outShape...)
+			if dt == tensor.Float32 {
+				vals = toFloat32(vals)
+				r = toFloat32([]*tensor.Dense{r})[0]
+			}
+			run := func(fused bool) [][]float64 {
+				g := G.NewGraph()
+				in := bind(g, vals)
+				var y *G.Node
+				var err error
+				if fused {
+					y, err = ops.MaxPool2DReLU(in[0], c.win)
+				} else if y, err = ops.Activate(in[0], ops.ReLU); err == nil {
+					y, err = ops.MaxPool2D(y, c.win)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, G.NodeFromAny(g, r, G.WithName("r"))))))
+				if _, err := G.Grad(cost, in...); err != nil {
+					t.Fatal(err)
+				}
+				var yv G.Value
+				G.Read(y, &yv)
+				m := G.NewTapeMachine(g)
+				defer m.Close()
+				if err := m.RunAll(); err != nil {
+					t.Fatal(err)
+				}
+				d, err := in[0].Grad()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return [][]float64{asF64(yv), asF64(d)}
+			}
+			want, got := run(false), run(true)
+			for k, what := range []string{"output", "gradient"} {
+				if !sameBits(got[k], want[k]) {
+					t.Errorf("%v %v %v: MaxPool2DReLU's %s differs from ReLU then MaxPool2D's", c.shape, c.win, dt, what)
 				}
 			}
 		}

@@ -72,7 +72,17 @@ func newPoolGeom(xs tensor.Shape, win Window) (poolGeom, error) {
 // propagates as in PyTorch: a window holding a NaN pools to that NaN, and
 // its gradient goes to it (to the last NaN in row-major order if several).
 func MaxPool2D(x *G.Node, win Window) (*G.Node, error) {
-	return pool2D(MaxPool, x, win)
+	return pool2D(MaxPool, x, win, false)
+}
+
+// MaxPool2DReLU returns MaxPool2D(ReLU(x), win) as one op, with the same
+// values and gradient bit for bit (ties, NaNs and signed zeros included),
+// without ReLU's own pass over x and its gradient's over ∂L/∂ReLU(x): the
+// pooling applies ReLU to the cells as it reads them, and its gradient
+// passes ∂L/∂y only where y > 0. graph.Model.Build uses it for a Conv2D,
+// ReLU, MaxPool2D run in training.
+func MaxPool2DReLU(x *G.Node, win Window) (*G.Node, error) {
+	return pool2D(MaxPool, x, win, true)
 }
 
 // AvgPool2D returns the node y (N, C, OH, OW) whose every cell is the mean of
@@ -80,38 +90,96 @@ func MaxPool2D(x *G.Node, win Window) (*G.Node, error) {
 // is always KH·KW (PyTorch's count_include_pad=True); padding must be smaller
 // than the window. The gradient is spread evenly over each window's cells.
 func AvgPool2D(x *G.Node, win Window) (*G.Node, error) {
-	return pool2D(AvgPool, x, win)
+	return pool2D(AvgPool, x, win, false)
 }
 
-func pool2D(kind PoolKind, x *G.Node, win Window) (*G.Node, error) {
+func pool2D(kind PoolKind, x *G.Node, win Window, relu bool) (*G.Node, error) {
 	g, err := newPoolGeom(x.Shape(), win)
 	if err != nil {
-		return nil, errors.Wrapf(err, "ops.%v", kind)
+		name := kind.String()
+		if relu {
+			name += "ReLU"
+		}
+		return nil, errors.Wrapf(err, "ops.%s", name)
 	}
-	return poolDef(g, kind).Apply(x)
+	return poolDef(g, kind, relu).Apply(x)
 }
 
-// poolDef is the forward pass of max- or average-pooling.
-func poolDef(g poolGeom, kind PoolKind) Def {
+// poolDef is the forward pass of max- or average-pooling, of ReLU(x) when
+// relu is set (max-pooling only).
+func poolDef(g poolGeom, kind PoolKind, relu bool) Def {
+	var r reluScratch
 	return Def{
-		Name: fmt.Sprintf("%v{%v}", kind, g),
+		Name: poolName(kind, g, relu, ""),
 		In:   []tensor.Shape{g.xShape()},
 		Out:  g.yShape(),
-		F32:  func(y []float32, a [][]float32) { poolForward(g, kind, a[0], y) },
-		F64:  func(y []float64, a [][]float64) { poolForward(g, kind, a[0], y) },
-		Grad: func(gr *Grad) { gr.Set(0, gr.Apply(poolGradDef(g, kind), gr.Input(0), gr.OutputGrad())) },
+		F32: func(y []float32, a [][]float32) {
+			x, fused := reluInput(g, kind, relu, a[0], &r.f32)
+			poolForward(g, kind, x, y, fused)
+		},
+		F64: func(y []float64, a [][]float64) {
+			x, fused := reluInput(g, kind, relu, a[0], &r.f64)
+			poolForward(g, kind, x, y, fused)
+		},
+		Grad: func(gr *Grad) { gr.Set(0, gr.Apply(poolGradDef(g, kind, relu), gr.Input(0), gr.OutputGrad())) },
 	}
 }
 
 // poolGradDef computes ∂L/∂x of pooling from x and ∂L/∂y.
-func poolGradDef(g poolGeom, kind PoolKind) Def {
+func poolGradDef(g poolGeom, kind PoolKind, relu bool) Def {
+	var r reluScratch
 	return Def{
-		Name: fmt.Sprintf("%vGrad{%v}", kind, g),
+		Name: poolName(kind, g, relu, "Grad"),
 		In:   []tensor.Shape{g.xShape(), g.yShape()},
 		Out:  g.xShape(),
-		F32:  func(dx []float32, a [][]float32) { poolBackward(g, kind, a[0], a[1], dx) },
-		F64:  func(dx []float64, a [][]float64) { poolBackward(g, kind, a[0], a[1], dx) },
+		F32: func(dx []float32, a [][]float32) {
+			x, fused := reluInput(g, kind, relu, a[0], &r.f32)
+			poolBackward(g, kind, x, a[1], dx, fused)
+			if relu && !fused {
+				activateGrad(ReLU, x, dx, dx)
+			}
+		},
+		F64: func(dx []float64, a [][]float64) {
+			x, fused := reluInput(g, kind, relu, a[0], &r.f64)
+			poolBackward(g, kind, x, a[1], dx, fused)
+			if relu && !fused {
+				activateGrad(ReLU, x, dx, dx)
+			}
+		},
 	}
+}
+
+func poolName(kind PoolKind, g poolGeom, relu bool, suffix string) string {
+	if relu {
+		return fmt.Sprintf("%v%s{ReLU of %v}", kind, suffix, g)
+	}
+	return fmt.Sprintf("%v%s{%v}", kind, suffix, g)
+}
+
+// reluScratch holds ReLU(x) for a pooling of ReLU whose kernel cannot
+// apply it itself.
+type reluScratch struct {
+	f32 []float32
+	f64 []float64
+}
+
+// reluInput returns the input a pooling kernel reads, and whether that
+// kernel applies ReLU itself (relu set, and the 2×2 assembly kernels
+// apply): x then; else x, or ReLU(x) in *scratch when relu is set, so
+// that the pooling of ReLU is the two ops' composition, bit for bit.
+func reluInput[T Float](g poolGeom, kind PoolKind, relu bool, x []T, scratch *[]T) ([]T, bool) {
+	if !relu {
+		return x, false
+	}
+	if _, ok := any(x).([]float32); ok && haveRowsAsm && g.max2x2(kind) {
+		return x, true
+	}
+	if len(*scratch) < len(x) {
+		*scratch = make([]T, len(x))
+	}
+	r := (*scratch)[:len(x)]
+	activate(ReLU, x, r)
+	return r, false
 }
 
 // window returns the input rows [r0, r1) and columns [c0, c1) covered by
@@ -175,11 +243,13 @@ func argmax2x2[T Float](x []T, i, j int) int {
 	return top
 }
 
-// maxPool2x2 pools one plane x (rows of width w) into y (oh × ow).
-func maxPool2x2[T Float](x, y []T, w, oh, ow int) {
+// maxPool2x2 pools one plane x (rows of width w) into y (oh × ow), the
+// plane ReLU(x) when relu is set, which only the assembly kernel can (see
+// reluInput).
+func maxPool2x2[T Float](x, y []T, w, oh, ow int, relu bool) {
 	if x32, ok := any(x).([]float32); ok && haveRowsAsm && oh > 0 && ow > 0 {
 		_, _ = x32[(2*oh-1)*w+2*ow-1], any(y).([]float32)[oh*ow-1]
-		maxPool2x2Asm(unsafe.Pointer(&x32[0]), unsafe.Pointer(&any(y).([]float32)[0]), w, oh, ow/16, poolTail(ow))
+		maxPool2x2Asm(unsafe.Pointer(&x32[0]), unsafe.Pointer(&any(y).([]float32)[0]), w, oh, ow/16, poolTail(ow), relu)
 		return
 	}
 	maxPool2x2Go(x, y, w, oh, ow)
@@ -197,13 +267,15 @@ func maxPool2x2Go[T Float](x, y []T, w, oh, ow int) {
 }
 
 // maxPool2x2Grad routes each gradient of dy to the arg-max of its window
-// (see argmax) in dx, which it overwrites.
-func maxPool2x2Grad[T Float](x, dy, dx []T, w, oh, ow int) {
+// (see argmax) in dx, which it overwrites; with relu set (assembly kernel
+// only), the windows of ReLU(x), and only to those whose largest ReLU(x) is
+// positive.
+func maxPool2x2Grad[T Float](x, dy, dx []T, w, oh, ow int, relu bool) {
 	if x32, ok := any(x).([]float32); ok && haveRowsAsm && oh > 0 && ow > 0 {
 		dx32 := any(dx).([]float32)
 		_, _ = x32[(2*oh-1)*w+2*ow-1], any(dy).([]float32)[oh*ow-1]
 		_ = dx32[(2*oh-1)*w+2*ow-1]
-		maxPool2x2GradAsm(unsafe.Pointer(&x32[0]), unsafe.Pointer(&any(dy).([]float32)[0]), unsafe.Pointer(&dx32[0]), w, oh, ow/16, poolTail(ow))
+		maxPool2x2GradAsm(unsafe.Pointer(&x32[0]), unsafe.Pointer(&any(dy).([]float32)[0]), unsafe.Pointer(&dx32[0]), w, oh, ow/16, poolTail(ow), relu)
 		// Cells in no window: an odd last column, an odd last row.
 		if 2*ow < w {
 			for r := 0; r < 2*oh; r++ {
@@ -245,12 +317,13 @@ func poolTail(ow int) uint64 {
 	return lo | hi<<16 | (uint64(1)<<rem-1)<<32
 }
 
-// poolForward computes y from x on every core. It allocates nothing (see
-// loopPool).
-func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T) {
+// poolForward computes y from x on every core, from ReLU(x) when relu is
+// set (the 2×2 assembly kernel only; see reluInput). It allocates nothing
+// (see loopPool).
+func poolForward[T Float](g poolGeom, kind PoolKind, x, y []T, relu bool) {
 	pool := poolFor[poolForwardLoop[T]](&poolForwardLoops32, &poolForwardLoops64)
 	l := pool.get(newPoolForwardLoop[T])
-	l.g, l.kind, l.x, l.y = g, kind, x, y
+	l.g, l.kind, l.x, l.y, l.relu = g, kind, x, y, relu
 	if g.max2x2(kind) {
 		parallelFor(g.N*g.C, 4, l.max2x2)
 	} else {
@@ -265,6 +338,7 @@ type poolForwardLoop[T Float] struct {
 	g       poolGeom
 	kind    PoolKind
 	x, y    []T
+	relu    bool
 	max2x2  func(chunk, lo, hi int) // runMax2x2
 	general func(chunk, lo, hi int) // runGeneral
 }
@@ -285,7 +359,7 @@ func (l *poolForwardLoop[T]) runMax2x2(_, lo, hi int) {
 	g := l.g
 	plane, oplane := g.H*g.W, g.OH*g.OW
 	for pl, n := lo, g.stack(lo, hi); pl < hi; pl += n {
-		maxPool2x2(l.x[pl*plane:(pl+n)*plane], l.y[pl*oplane:(pl+n)*oplane], g.W, n*g.OH, g.OW)
+		maxPool2x2(l.x[pl*plane:(pl+n)*plane], l.y[pl*oplane:(pl+n)*oplane], g.W, n*g.OH, g.OW, l.relu)
 	}
 }
 
@@ -315,10 +389,12 @@ func (l *poolForwardLoop[T]) runGeneral(_, lo, hi int) {
 	}
 }
 
-func poolBackward[T Float](g poolGeom, kind PoolKind, x, dy, dx []T) {
+// poolBackward computes dx from x and dy on every core, for the pooling of
+// ReLU(x) when relu is set (as poolForward).
+func poolBackward[T Float](g poolGeom, kind PoolKind, x, dy, dx []T, relu bool) {
 	pool := poolFor[poolBackwardLoop[T]](&poolBackwardLoops32, &poolBackwardLoops64)
 	l := pool.get(newPoolBackwardLoop[T])
-	l.g, l.kind, l.x, l.dy, l.dx = g, kind, x, dy, dx
+	l.g, l.kind, l.x, l.dy, l.dx, l.relu = g, kind, x, dy, dx, relu
 	if g.max2x2(kind) {
 		parallelFor(g.N*g.C, 4, l.max2x2)
 	} else {
@@ -334,6 +410,7 @@ type poolBackwardLoop[T Float] struct {
 	g               poolGeom
 	kind            PoolKind
 	x, dy, dx       []T
+	relu            bool
 	max2x2, general func(chunk, lo, hi int) // runMax2x2, runGeneral
 }
 
@@ -353,7 +430,7 @@ func (l *poolBackwardLoop[T]) runMax2x2(_, lo, hi int) {
 	g := l.g
 	plane, oplane := g.H*g.W, g.OH*g.OW
 	for pl, n := lo, g.stack(lo, hi); pl < hi; pl += n {
-		maxPool2x2Grad(l.x[pl*plane:(pl+n)*plane], l.dy[pl*oplane:(pl+n)*oplane], l.dx[pl*plane:(pl+n)*plane], g.W, n*g.OH, g.OW)
+		maxPool2x2Grad(l.x[pl*plane:(pl+n)*plane], l.dy[pl*oplane:(pl+n)*oplane], l.dx[pl*plane:(pl+n)*plane], g.W, n*g.OH, g.OW, l.relu)
 	}
 }
 

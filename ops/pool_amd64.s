@@ -82,6 +82,10 @@ GLOBL zipHi<>(SB), RODATA, $64
 //   K5, K6 lane masks of the block's inputs (floats 0-15, 16-31 of a row)
 //   K7 lane mask of the block's outputs
 //   SI top row of the block, R9 row stride in bytes
+//   Z24 the floor of every cell as an int32: 0 applies ReLU to the cells as
+//   they are loaded (VPMAXSD with 0 turns every float with its sign bit
+//   set, −0 and negative NaNs included, into +0, as ReLU does), INT32_MIN
+//   leaves them as they are
 // WINDOWS loads 16 windows and leaves in Z0 a (top even), Z1 b (top odd),
 // Z2 c (bottom even), Z3 d (bottom odd); K2 = a beats b, K3 = c beats d,
 // K4 = the top pair beats the bottom pair; Z6 the value at the arg-max of
@@ -96,6 +100,10 @@ GLOBL zipHi<>(SB), RODATA, $64
 	VMOVUPS.Z 64(SI), K6, Z9; \
 	VMOVUPS.Z (SI)(R9*1), K5, Z10; \
 	VMOVUPS.Z 64(SI)(R9*1), K6, Z11; \
+	VPMAXSD Z24, Z8, Z8; \
+	VPMAXSD Z24, Z9, Z9; \
+	VPMAXSD Z24, Z10, Z10; \
+	VPMAXSD Z24, Z11, Z11; \
 	VMOVAPS Z20, Z0; \
 	VPERMI2PS Z9, Z8, Z0; \
 	VMOVAPS Z21, Z1; \
@@ -114,12 +122,13 @@ GLOBL zipHi<>(SB), RODATA, $64
 	VCMPPS $0x1a, Z4, Z5, K1, K4; \
 	VBLENDMPS Z4, Z5, K4, Z6
 
-// func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64)
+// func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64, relu bool)
 // For output row r and column c: y[r·ow + c] is the value at the arg-max
-// of the 2×2 window of x at (2r, 2c) (rows of w floats; see WINDOWS). full is
-// ow/16; tail packs the masks of the last, partial block: inputs 0-15 in
-// bits 0-15, inputs 16-31 in bits 16-31, outputs in bits 32-47 (0: none).
-TEXT ·maxPool2x2Asm(SB), NOSPLIT, $0-48
+// of the 2×2 window of x at (2r, 2c) (rows of w floats; see WINDOWS),
+// of ReLU(x) when relu is set. full is ow/16; tail packs the masks of the
+// last, partial block: inputs 0-15 in bits 0-15, inputs 16-31 in bits
+// 16-31, outputs in bits 32-47 (0: none).
+TEXT ·maxPool2x2Asm(SB), NOSPLIT, $0-49
 	MOVQ x+0(FP), SI
 	MOVQ y+8(FP), DI
 	MOVQ w+16(FP), R9
@@ -129,6 +138,14 @@ TEXT ·maxPool2x2Asm(SB), NOSPLIT, $0-48
 	MOVQ tail+40(FP), R11
 	VMOVUPS evens<>(SB), Z20
 	VMOVUPS odds<>(SB), Z21
+	MOVL $0x80000000, BX
+	MOVBLZX relu+48(FP), CX
+	TESTQ CX, CX
+	JEQ fwdFloor
+	XORL BX, BX
+
+fwdFloor:
+	VPBROADCASTD BX, Z24
 	MOVL $0xffff, AX
 	TESTQ DX, DX
 	JEQ fwdDone
@@ -175,11 +192,14 @@ fwdDone:
 	VZEROUPPER
 	RET
 
-// func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64)
+// func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64, relu bool)
 // Writes the first 2·ow columns of the first 2·oh rows of dx: each cell is
 // the gradient dy of its window if it is the window's arg-max, else 0.
-// Arguments as for maxPool2x2Asm.
-TEXT ·maxPool2x2GradAsm(SB), NOSPLIT, $0-56
+// With relu set, the windows are those of ReLU(x), and a window whose
+// largest ReLU(x) is not positive (as an int32: +0, or negative) passes
+// no gradient: ReLU's gradient at the arg-max. Arguments as for
+// maxPool2x2Asm.
+TEXT ·maxPool2x2GradAsm(SB), NOSPLIT, $0-57
 	MOVQ x+0(FP), SI
 	MOVQ dy+8(FP), DI
 	MOVQ dx+16(FP), R12
@@ -192,6 +212,18 @@ TEXT ·maxPool2x2GradAsm(SB), NOSPLIT, $0-56
 	VMOVUPS odds<>(SB), Z21
 	VMOVUPS zipLo<>(SB), Z22
 	VMOVUPS zipHi<>(SB), Z23
+	VPXORD Z25, Z25, Z25
+	MOVL $0x80000000, BX
+	MOVL $0xffff, AX
+	MOVBLZX relu+56(FP), CX
+	TESTQ CX, CX
+	JEQ bwdFloor
+	XORL BX, BX
+	XORL AX, AX
+
+bwdFloor:
+	VPBROADCASTD BX, Z24
+	KMOVW AX, K0 // every lane passes its gradient without ReLU
 	MOVL $0xffff, AX
 	TESTQ DX, DX
 	JEQ bwdDone
@@ -240,10 +272,14 @@ bwdDone:
 	RET
 
 // bwdBlock handles 16 windows: inputs at SI, output gradients at DI, input
-// gradients written at R12 (top row) and R12+R9 (bottom row).
+// gradients written at R12 (top row) and R12+R9 (bottom row). K0 holds the
+// lanes whose gradient passes whatever the window's largest cell; Z25 is 0.
 TEXT bwdBlock<>(SB), NOSPLIT, $0
 	WINDOWS
-	VMOVUPS.Z (DI), K7, Z12
+	VPCMPGTD Z25, Z6, K1        // the window's largest cell is positive
+	KORW K0, K1, K1
+	KANDW K7, K1, K1
+	VMOVUPS.Z (DI), K1, Z12
 	KANDNW K4, K2, K1           // b wins: b beats a, the top pair wins
 	VMOVAPS.Z Z12, K1, Z14
 	KANDW K2, K4, K1            // a wins

@@ -35,13 +35,14 @@ func reluGradAsm(dx, y, dy unsafe.Pointer, n int)
 func prefetchAsm(p unsafe.Pointer, n int)
 
 // maxPool2x2Asm and maxPool2x2GradAsm are 2×2, stride-2 max-pooling of one
-// plane and its gradient, 16 windows at a time (pool_amd64.s, AVX-512).
+// plane and its gradient, 16 windows at a time (pool_amd64.s, AVX-512), of
+// ReLU(x) when relu is set.
 //
 //go:noescape
-func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64)
+func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64, relu bool)
 
 //go:noescape
-func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64)
+func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64, relu bool)
 
 // im2colLanesAsm and col2imLanesAsm unroll one image and fold it back for
 // convolutions with output rows and image rows of at most 32 floats

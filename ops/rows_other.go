@@ -18,9 +18,11 @@ func reluAsm(y, x unsafe.Pointer, n int) { panic("unreachable") }
 
 func reluGradAsm(dx, y, dy unsafe.Pointer, n int) { panic("unreachable") }
 
-func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64) { panic("unreachable") }
+func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64, relu bool) {
+	panic("unreachable")
+}
 
-func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64) {
+func maxPool2x2GradAsm(x, dy, dx unsafe.Pointer, w, oh, full int, tail uint64, relu bool) {
 	panic("unreachable")
 }
 
