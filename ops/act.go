@@ -123,6 +123,11 @@ func activateSerial[T Float](a Activation, xs, ys []T) {
 	case ReLU:
 		relu(xs, ys)
 	case Sigmoid:
+		if x32, ok := any(xs).([]float32); ok && haveRowsAsm && len(xs) >= 8 {
+			n := len(xs) &^ 7
+			sigmoidAsm(unsafe.Pointer(&any(ys).([]float32)[:len(xs)][0]), unsafe.Pointer(&x32[0]), n)
+			xs, ys = xs[n:], ys[n:]
+		}
 		for i, v := range xs {
 			ys[i] = sigmoid(v)
 		}

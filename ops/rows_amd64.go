@@ -29,6 +29,12 @@ func reluAsm(y, x unsafe.Pointer, n int)
 //go:noescape
 func reluGradAsm(dx, y, dy unsafe.Pointer, n int)
 
+// sigmoidAsm sets y = sigmoid(x) for n float32s, n a multiple of 8, bit
+// for bit as sigmoid[float32] does (sigmoid_amd64.s, AVX-512). y may be x.
+//
+//go:noescape
+func sigmoidAsm(y, x unsafe.Pointer, n int)
+
 // prefetchAsm asks for the n bytes from p into the L2 cache (rows_amd64.s).
 //
 //go:noescape

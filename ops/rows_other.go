@@ -18,6 +18,8 @@ func reluAsm(y, x unsafe.Pointer, n int) { panic("unreachable") }
 
 func reluGradAsm(dx, y, dy unsafe.Pointer, n int) { panic("unreachable") }
 
+func sigmoidAsm(y, x unsafe.Pointer, n int) { panic("unreachable") }
+
 func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64, relu bool) {
 	panic("unreachable")
 }
