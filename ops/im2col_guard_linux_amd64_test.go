@@ -116,12 +116,13 @@ func TestConvLanesKernelsStayInBuffers(t *testing.T) {
 // the same bits. The same-size stride-1 ones (ResNet's 7×7, 14×14 and
 // 28×28 stages, 1×1 pad 0, 5×5 pad 2, 7×7 pad 3, 3×5 pad (1, 2), a 1×1
 // image) take the flat kernels (the 32×32 one for col2im only), but for a
-// 7×7 kernel on 32×32, past their masks.
+// 7×7 kernel on 32×32, past their masks. The forward pass and the input
+// gradient are also run in chunks of one image: the same bits again.
 func TestConvAsmPathMatchesGoPath(t *testing.T) {
 	if !haveRowsAsm {
 		t.Skip("no AVX-512")
 	}
-	defer func() { haveRowsAsm = true }()
+	defer func(n int) { haveRowsAsm, convChunksFwd = true, n }(convChunksFwd)
 	rng := rand.New(rand.NewPCG(4, 9))
 	flat, severalFwd := 0, 0
 	for _, c := range []struct {
@@ -164,17 +165,27 @@ func TestConvAsmPathMatchesGoPath(t *testing.T) {
 		for _, v := range [][]float32{x, w, b, dy} {
 			asmTestValues(rng, v)
 		}
-		run := func(asm bool) (y, dx, dw []float32) {
-			haveRowsAsm = asm
+		run := func(asm bool, chunks int) (y, dx, dw []float32) {
+			haveRowsAsm, convChunksFwd = asm, chunks
 			y, dx, dw = make([]float32, len(dy)), make([]float32, len(x)), make([]float32, len(w))
 			convForward(g, new(convWorkspace), x, w, b, y, Linear)
 			convInputGrad(g, new(convWorkspace), w, dy, dx)
 			convFilterGrad(g, new(convWorkspace), x, dy, dw)
 			return y, dx, dw
 		}
-		y1, dx1, dw1 := run(true)
-		y0, dx0, dw0 := run(false)
+		// Chunks of as many images as fit (convChunksFwd 1), and of one
+		// image (as many chunks as images): the same bits.
+		y1, dx1, dw1 := run(true, 1)
+		y0, dx0, dw0 := run(false, 1)
+		y2, dx2, _ := run(true, g.N)
 		haveRowsAsm = true
+		if j := sameBits(y1, y2); j >= 0 {
+			t.Errorf("%v: y[%d] in chunks of %d images %v, of one %v", g, j, g.chunkFwd(4), y1[j], y2[j])
+		}
+		if j := sameBits(dx1, dx2); j >= 0 {
+			t.Errorf("%v: dx[%d] in chunks of %d images %v, of one %v", g, j, g.chunkFwd(4), dx1[j], dx2[j])
+		}
+		convChunksFwd = 1
 		if j := sameBits(y0, y1); j >= 0 {
 			t.Errorf("%v: y[%d] asm %v, Go %v", g, j, y1[j], y0[j])
 		}
