@@ -84,32 +84,12 @@ func TestFusedActivationsMatchSeparateOps(t *testing.T) {
 					r = toFloat32([]*tensor.Dense{r})[0]
 				}
 				run := func(fused bool) [][]float64 {
-					g := G.NewGraph()
-					in := bind(g, vals)
-					y, state, err := c.build(in, fused, f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, G.NodeFromAny(g, r, G.WithName("r"))))))
-					if _, err := G.Grad(cost, in...); err != nil {
-						t.Fatal(err)
-					}
-					var yv G.Value
-					G.Read(y, &yv)
-					m := G.NewTapeMachine(g)
-					defer m.Close()
-					if err := m.RunAll(); err != nil {
-						t.Fatal(err)
-					}
-					out := [][]float64{asF64(yv), state()}
-					for _, n := range in {
-						d, err := n.Grad()
-						if err != nil {
-							t.Fatal(err)
-						}
-						out = append(out, asF64(d))
-					}
-					return out
+					var state func() []float64
+					out := lossGrads(t, vals, r, func(in G.Nodes) (y *G.Node, err error) {
+						y, state, err = c.build(in, fused, f)
+						return y, err
+					})
+					return append([][]float64{out[0], state()}, out[1:]...)
 				}
 				want, got := run(false), run(true)
 				for k := range want {
@@ -168,34 +148,16 @@ func TestMaxPool2DReLUMatchesReLUThenPool(t *testing.T) {
 				r = toFloat32([]*tensor.Dense{r})[0]
 			}
 			run := func(fused bool) [][]float64 {
-				g := G.NewGraph()
-				in := bind(g, vals)
-				var y *G.Node
-				var err error
-				if fused {
-					y, err = ops.MaxPool2DReLU(in[0], c.win)
-				} else if y, err = ops.Activate(in[0], ops.ReLU); err == nil {
-					y, err = ops.MaxPool2D(y, c.win)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, G.NodeFromAny(g, r, G.WithName("r"))))))
-				if _, err := G.Grad(cost, in...); err != nil {
-					t.Fatal(err)
-				}
-				var yv G.Value
-				G.Read(y, &yv)
-				m := G.NewTapeMachine(g)
-				defer m.Close()
-				if err := m.RunAll(); err != nil {
-					t.Fatal(err)
-				}
-				d, err := in[0].Grad()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return [][]float64{asF64(yv), asF64(d)}
+				return lossGrads(t, vals, r, func(in G.Nodes) (*G.Node, error) {
+					if fused {
+						return ops.MaxPool2DReLU(in[0], c.win)
+					}
+					y, err := ops.Activate(in[0], ops.ReLU)
+					if err != nil {
+						return nil, err
+					}
+					return ops.MaxPool2D(y, c.win)
+				})
 			}
 			want, got := run(false), run(true)
 			for k, what := range []string{"output", "gradient"} {
@@ -205,4 +167,37 @@ func TestMaxPool2DReLUMatchesReLUThenPool(t *testing.T) {
 			}
 		}
 	}
+}
+
+// lossGrads builds y from input nodes bound to vals, differentiates the
+// loss Σ y ⊙ r, runs the graph once on a TapeMachine and returns y's value
+// and the inputs' gradients, in order, as float64s.
+func lossGrads(t *testing.T, vals []*tensor.Dense, r *tensor.Dense, build func(in G.Nodes) (*G.Node, error)) [][]float64 {
+	t.Helper()
+	g := G.NewGraph()
+	in := bind(g, vals)
+	y, err := build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, G.NodeFromAny(g, r, G.WithName("r"))))))
+	if _, err := G.Grad(cost, in...); err != nil {
+		t.Fatal(err)
+	}
+	var yv G.Value
+	G.Read(y, &yv)
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	out := [][]float64{asF64(yv)}
+	for _, n := range in {
+		d, err := n.Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, asF64(d))
+	}
+	return out
 }
