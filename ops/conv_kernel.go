@@ -53,8 +53,8 @@ func (g convGeom) chunkFwd(size int) int {
 // gradient cut a batch into, however small its images' columns: ResNet's
 // 1×1 shortcuts fitted 30 and 61 images in 384 KB, 3 and 2 chunks for 2
 // cores. With 16 (4 images a chunk at batch 64), the 28×28 shortcut's
-// forward pass and input gradient took 31–38% less time, the stem's
-// forward pass 18% less (BenchmarkConv2DResNet, 3 rounds of 1, 8 and 16
+// forward pass and input gradient took 26–39% less time, the stem's
+// forward pass 18% less (BenchmarkConv2DResNet, 3 rounds of no minimum, 8 and 16
 // alternated); 8 was as good but for the stem. Tests change it: the
 // results do not depend on it.
 var convChunksFwd = 16
