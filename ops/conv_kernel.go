@@ -55,8 +55,10 @@ func (g convGeom) chunkFwd(size int) int {
 // cores. With 16 (4 images a chunk at batch 64), the 28×28 shortcut's
 // forward pass and input gradient took 26–39% less time, the stem's
 // forward pass 18% less (BenchmarkConv2DResNet, 3 rounds of no minimum, 8 and 16
-// alternated); 8 was as good but for the stem. Tests change it: the
-// results do not depend on it.
+// alternated); 8 was as good but for the stem. Tests change it. With
+// Retina's SGEMM the results do not depend on it; OpenBLAS's products round
+// differently at other widths, so there, as the chunks depend on the
+// geometry alone, it fixes the rounding.
 var convChunksFwd = 16
 
 func (g convGeom) chunkOf(size, bytes int) int {
