@@ -35,6 +35,13 @@ func reluGradAsm(dx, y, dy unsafe.Pointer, n int)
 //go:noescape
 func sigmoidAsm(y, x unsafe.Pointer, n int)
 
+// sum4PlanesAsm runs sum4's four accumulators over the first 4·groups
+// floats of four planes stride bytes apart, into chains[4·plane + chain]
+// (channelsum_amd64.s, AVX-512).
+//
+//go:noescape
+func sum4PlanesAsm(chains *[16]float32, x unsafe.Pointer, stride, groups int)
+
 // prefetchAsm asks for the n bytes from p into the L2 cache (rows_amd64.s).
 //
 //go:noescape

@@ -20,6 +20,10 @@ func reluGradAsm(dx, y, dy unsafe.Pointer, n int) { panic("unreachable") }
 
 func sigmoidAsm(y, x unsafe.Pointer, n int) { panic("unreachable") }
 
+func sum4PlanesAsm(chains *[16]float32, x unsafe.Pointer, stride, groups int) {
+	panic("unreachable")
+}
+
 func maxPool2x2Asm(x, y unsafe.Pointer, w, oh, full int, tail uint64, relu bool) {
 	panic("unreachable")
 }
