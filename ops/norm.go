@@ -411,8 +411,7 @@ func (k *bnKernel[T]) units(_, lo, hi int) {
 				s := rowsGradSums(k.x[off:], k.dy[off:], l.in, rows, stride, k.mean[c])
 				k.p1[i], k.p2[i], k.p3[i] = s[0], s[1], s[2]
 			case bnNorm:
-				bnNormRows(k.y[off:], k.x[off:], l.in, rows, stride, k.mean[c], k.k1[c], k.b[c])
-				k.activate(off, rows, stride)
+				bnNormRows(k.y[off:], k.x[off:], l.in, rows, stride, k.mean[c], k.k1[c], k.b[c], k.p.act)
 			case bnDx:
 				k.dxRows(c, off, rows, stride)
 			case bnFwdFused:
@@ -442,21 +441,7 @@ func (k *bnKernel[T]) fusedForward(c, off, rows, stride int) {
 	sum := rowsSum(x, in, rows, stride)
 	k.setStats(c, sum, rowsSqDev(x, in, rows, stride, sum/k.p.n))
 	sc := float64(k.gamma[c]) * k.invstd[c]
-	bnNormRows(k.y[off:], x, in, rows, stride, k.mean[c], sc, float64(k.beta[c]))
-	k.activate(off, rows, stride)
-}
-
-// activate applies the op's activation to rows rows of the output, of l.in
-// values each and stride apart from off, just written and still in cache.
-func (k *bnKernel[T]) activate(off, rows, stride int) {
-	if k.p.act == Linear {
-		return
-	}
-	in := k.p.l.in
-	for r := 0; r < rows; r++ {
-		y := k.y[off+r*stride : off+r*stride+in]
-		activateSerial(k.p.act, y, y)
-	}
+	bnNormRows(k.y[off:], x, in, rows, stride, k.mean[c], sc, float64(k.beta[c]), k.p.act)
 }
 
 // fusedStats writes channel c's gradient statistics (one a-block).
@@ -522,8 +507,7 @@ func (k *bnKernel[T]) channels(_, lo, hi int) {
 			sc := float64(k.gamma[c]) * k.invstd[c]
 			for ka := 0; ka < l.na; ka++ {
 				off, rows := block(c, ka)
-				bnNormRows(k.y[off:], k.x[off:], l.in, rows, stride, k.mean[c], sc, float64(k.beta[c]))
-				k.activate(off, rows, stride)
+				bnNormRows(k.y[off:], k.x[off:], l.in, rows, stride, k.mean[c], sc, float64(k.beta[c]), k.p.act)
 			}
 			continue
 		}

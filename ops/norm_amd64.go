@@ -22,7 +22,7 @@ func normSqDevAsm(x *float32, n, rows, stride int, masks uint32, m float64) floa
 func normGradSumsAsm(x, dy *float32, n, rows, stride int, masks uint32, m float64, out *[3]float64)
 
 //go:noescape
-func bnNormAsm(y, x *float32, n, rows, stride int, masks uint32, m, sc, b float64)
+func bnNormAsm(y, x *float32, n, rows, stride int, masks uint32, m, sc, b float64, relu bool)
 
 //go:noescape
 func bnDxAsm(dx, dy, x *float32, n, rows, stride int, masks uint32, k *[4]float64)

@@ -267,6 +267,7 @@ gradDone:
 	VMULPD Z30, z, z; \
 	VADDPD Z29, z, z; \
 	VCVTPD2PS z, y; \
+	VPMAXSD Y8, y, y; \
 	VMOVUPS y, off(R11)
 
 #define BNNORM8T(off, k, z, y) \
@@ -275,11 +276,15 @@ gradDone:
 	VMULPD Z30, z, z; \
 	VADDPD Z29, z, z; \
 	VCVTPD2PS z, y; \
+	VPMAXSD Y8, y, y; \
 	VMOVUPS y, k, off(R11)
 
-// func bnNormAsm(y, x *float32, n, rows, stride int, masks uint32, m, sc, b float64)
-// y = (x − m)·sc + b over the rows (of x and y alike), as normSumAsm.
-TEXT ·bnNormAsm(SB), NOSPLIT, $0-72
+// func bnNormAsm(y, x *float32, n, rows, stride int, masks uint32, m, sc, b float64, relu bool)
+// y = (x − m)·sc + b over the rows (of x and y alike), as normSumAsm, and
+// ReLU(y) with relu set: the float32 results' bits as int32s, floored at 0
+// by VPMAXSD (Y8; at INT32_MIN, no floor, without relu), which is relu's
+// bit operation.
+TEXT ·bnNormAsm(SB), NOSPLIT, $0-73
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
@@ -291,6 +296,15 @@ TEXT ·bnNormAsm(SB), NOSPLIT, $0-72
 	VBROADCASTSD m+48(FP), Z31
 	VBROADCASTSD sc+56(FP), Z30
 	VBROADCASTSD b+64(FP), Z29
+	MOVL $0x80000000, AX
+	MOVBLZX relu+72(FP), BX
+	TESTQ BX, BX
+	JEQ normFloor
+	XORL AX, AX
+
+normFloor:
+	MOVL AX, X8
+	VPBROADCASTD X8, Y8
 	TESTQ DX, DX
 	JEQ normDone
 

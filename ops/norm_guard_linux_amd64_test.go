@@ -55,7 +55,7 @@ func TestNormKernelsStayInRows(t *testing.T) {
 			co := [4]float64{0.5, 1, 0.1, 0.2}
 			_ = rowsSum(x, n, 2, n) + rowsSqDev(x, n, 2, n, 0.5)
 			_ = rowsGradSums(x, dy, n, 2, n, 0.5)
-			bnNormRows(y, x, n, 2, n, 0.5, 2, 1)
+			bnNormRows(y, x, n, 2, n, 0.5, 2, 1, Linear)
 			bnDxRows(y, dy, x, n, 2, n, &co)
 			lnNormRow(y[n:], x[n:], g[n:], b[n:], 0.5, 2)
 			lnNormRow(y[:n], x[:n], g[:n], b[:n], 0.5, 2)

@@ -85,21 +85,31 @@ func rowsGradSums[T Float](x, dy []T, n, rows, stride int, m float64) [3]float64
 	return out
 }
 
-// bnNormRows sets y = T(((x − m)·sc) + b) over the rows of x and y
-// (alike).
-func bnNormRows[T Float](y, x []T, n, rows, stride int, m, sc, b float64) {
+// bnNormRows sets y = act(T(((x − m)·sc) + b)) over the rows of x and y
+// (alike): ReLU as the kernel stores on AVX-512, any other activation (and
+// ReLU elsewhere) row by row after it, while the row is in cache.
+func bnNormRows[T Float](y, x []T, n, rows, stride int, m, sc, b float64, act Activation) {
 	if rows < 1 || n < 1 {
 		return
 	}
 	y, x = y[:span(n, rows, stride)], x[:span(n, rows, stride)]
 	if useNormAsm[T](n) {
-		bnNormAsm(p32(y), p32(x), n, rows, stride, normMasks(n), m, sc, b)
-		return
+		bnNormAsm(p32(y), p32(x), n, rows, stride, normMasks(n), m, sc, b, act == ReLU)
+		if act == ReLU {
+			return
+		}
+	} else {
+		for r := 0; r < rows; r++ {
+			yr, xr := y[r*stride:r*stride+n], x[r*stride:r*stride+n]
+			for i, v := range xr {
+				yr[i] = T(float64((float64(v)-m)*sc) + b)
+			}
+		}
 	}
-	for r := 0; r < rows; r++ {
-		yr, xr := y[r*stride:r*stride+n], x[r*stride:r*stride+n]
-		for i, v := range xr {
-			yr[i] = T(float64((float64(v)-m)*sc) + b)
+	if act != Linear {
+		for r := 0; r < rows; r++ {
+			yr := y[r*stride : r*stride+n]
+			activateSerial(act, yr, yr)
 		}
 	}
 }

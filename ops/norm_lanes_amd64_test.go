@@ -164,7 +164,7 @@ func TestNormKernelsAsmMatchGo(t *testing.T) {
 					t.Errorf("n=%d rows=%d: %s differs from Go", n, rows, name)
 				}
 			}
-			check("bnNormRows", func(y []float32) { bnNormRows(y[off:], x[off:], n, rows, stride, m, 1.7, -0.3) })
+			check("bnNormRows", func(y []float32) { bnNormRows(y[off:], x[off:], n, rows, stride, m, 1.7, -0.3, Linear) })
 			co := [4]float64{m, 0.9, 0.2, -0.4}
 			check("bnDxRows", func(y []float32) { bnDxRows(y[off:], dy[off:], x[off:], n, rows, stride, &co) })
 			if rows > 1 {

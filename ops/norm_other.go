@@ -15,7 +15,7 @@ func normGradSumsAsm(x, dy *float32, n, rows, stride int, masks uint32, m float6
 	panic("unreachable")
 }
 
-func bnNormAsm(y, x *float32, n, rows, stride int, masks uint32, m, sc, b float64) {
+func bnNormAsm(y, x *float32, n, rows, stride int, masks uint32, m, sc, b float64, relu bool) {
 	panic("unreachable")
 }
 
