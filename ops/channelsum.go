@@ -78,11 +78,8 @@ func (l *channelSumLoop[T]) run(_, lo, hi int) {
 			for ; i+4 <= n; i += 4 {
 				sum4PlanesAsm(&chains, unsafe.Pointer(&x32[(i*f+j)*inner]), 4*f*inner, inner/4)
 				for k := 0; k < 4; k++ {
-					a, b, c, d := chains[4*k], chains[4*k+1], chains[4*k+2], chains[4*k+3]
-					for _, v := range x32[((i+k)*f+j)*inner+inner&^3 : ((i+k)*f+j+1)*inner] {
-						a += v
-					}
-					s += float64((a + b) + (c + d))
+					tail := x32[((i+k)*f+j)*inner+inner&^3 : ((i+k)*f+j+1)*inner]
+					s += float64(sum4Finish(chains[4*k], chains[4*k+1], chains[4*k+2], chains[4*k+3], tail))
 				}
 			}
 		}
@@ -103,7 +100,13 @@ func sum4[T Float](xs []T) T {
 		d += xs[3]
 		xs = xs[4:]
 	}
-	for _, v := range xs {
+	return sum4Finish(a, b, c, d, xs)
+}
+
+// sum4Finish adds the values sum4's loop leaves (fewer than 4) into a and
+// returns (a + b) + (c + d).
+func sum4Finish[T Float](a, b, c, d T, tail []T) T {
+	for _, v := range tail {
 		a += v
 	}
 	return (a + b) + (c + d)
