@@ -13,6 +13,15 @@
 #define C_DECAY  28
 #define C_SHRINK 32
 
+// PREFETCH_AHEAD is how far ahead (bytes) the loop asks for the four
+// arrays it streams: a training step leaves them out of the cache, and the
+// hardware prefetchers do not keep up with four streams read and three
+// written. In the deep autoencoder's training step (2.8 million values, 45
+// MB) the update took 2.1–3.0 ms without, 1.35–1.65 ms with (a step timer
+// around Optimizer.Step, 3 rounds of 400 steps alternated; 1,024 bytes ahead
+// did as well, 512 and 4,096 a little worse).
+#define PREFETCH_AHEAD 2048
+
 // ADAM16 updates 16 elements at offset R8 (bytes) under lane mask K2;
 // it jumps to nonfinite if a gradient is NaN or ±Inf.
 #define ADAM16 \
@@ -74,6 +83,10 @@ TEXT ·adamAVX512(SB), NOSPLIT, $8-49
 	SHRQ $4, R11                // full blocks
 	JEQ tail
 full:
+	PREFETCHT0 PREFETCH_AHEAD(SI)(R8*1)
+	PREFETCHT0 PREFETCH_AHEAD(DI)(R8*1)
+	PREFETCHT0 PREFETCH_AHEAD(R9)(R8*1)
+	PREFETCHT0 PREFETCH_AHEAD(R10)(R8*1)
 	ADAM16
 	ADDQ $64, R8
 	DECQ R11
