@@ -192,6 +192,13 @@ prow:
 	JZ plast
 
 ppanel:
+	// The same columns 4 rows down: each row is a short stream (kc rows
+	// of nc columns), too short for the hardware prefetchers, and a
+	// layer's weights come from memory after the optimizer's update
+	// (deep autoencoder: 5–6% less time in its ops, 7 rounds alternated;
+	// ResNet the same).
+	PREFETCHT0 (R10)(BX*4)
+	PREFETCHT0 64(R10)(BX*4)
 	VMOVUPS (R10), Z0
 	VMOVUPS 64(R10), Z1
 	VMOVUPS Z0, (R11)
@@ -289,6 +296,17 @@ tp8loop:
 	JZ tp8partial
 
 tp8full:
+	// 256 bytes (8 columns groups) ahead in each of the 8 rows: up to 32
+	// rows are read side by side, more streams than the hardware
+	// prefetchers follow (see packPanelsAVX512).
+	PREFETCHT0 256(R15)
+	PREFETCHT0 256(R15)(R9*1)
+	PREFETCHT0 256(R15)(R10*1)
+	PREFETCHT0 256(R15)(R11*1)
+	PREFETCHT0 256(R15)(R12*1)
+	PREFETCHT0 256(R15)(R13*1)
+	PREFETCHT0 256(R15)(AX*1)
+	PREFETCHT0 256(R15)(BX*1)
 	VMOVUPS 0(R15), Y0
 	VMOVUPS 0(R15)(R9*1), Y1
 	VMOVUPS 0(R15)(R10*1), Y2
