@@ -100,7 +100,7 @@ func Conv2DAct(x, w, b *G.Node, stride, pad [2]int, f Activation) (*G.Node, erro
 // fields is unrolled into columns (im2col) and multiplied by the filter
 // matrix, with the op's own scratch buffers (see conv_kernel.go).
 func convDef(g convGeom, bias bool, act Activation) Def {
-	ws := new(convWorkspace)
+	ws, wg := new(convWorkspace), newWinograd(g)
 	in := []tensor.Shape{g.xShape(), g.wShape()}
 	if bias {
 		in = append(in, tensor.Shape{g.F})
@@ -109,8 +109,14 @@ func convDef(g convGeom, bias bool, act Activation) Def {
 		Name: fmt.Sprintf("Conv2D{%v bias=%t %v}", g, bias, act),
 		In:   in,
 		Out:  g.yShape(),
-		F32:  func(y []float32, a [][]float32) { convForward(g, ws, a[0], a[1], biasOf(a), y, act) },
-		F64:  func(y []float64, a [][]float64) { convForward(g, ws, a[0], a[1], biasOf(a), y, act) },
+		F32: func(y []float32, a [][]float32) {
+			if g.winogradFits() {
+				wg.forward(a[0], a[1], biasOf(a), y, act)
+				return
+			}
+			convForward(g, ws, a[0], a[1], biasOf(a), y, act)
+		},
+		F64: func(y []float64, a [][]float64) { convForward(g, ws, a[0], a[1], biasOf(a), y, act) },
 		Grad: func(gr *Grad) {
 			// The convolutions' gradients all start from ∂L/∂(pre-activation).
 			dz := preActGrad(gr, act)
@@ -133,24 +139,36 @@ func biasOf[T Float](a [][]T) []T {
 
 // convInputGradDef computes ∂L/∂x from the filters w and ∂L/∂y.
 func convInputGradDef(g convGeom) Def {
-	ws := new(convWorkspace)
+	ws, wg := new(convWorkspace), newWinograd(g)
 	return Def{
 		Name: fmt.Sprintf("Conv2DInputGrad{%v}", g),
 		In:   []tensor.Shape{g.wShape(), g.yShape()},
 		Out:  g.xShape(),
-		F32:  func(dx []float32, a [][]float32) { convInputGrad(g, ws, a[0], a[1], dx) },
-		F64:  func(dx []float64, a [][]float64) { convInputGrad(g, ws, a[0], a[1], dx) },
+		F32: func(dx []float32, a [][]float32) {
+			if g.winogradFits() {
+				wg.inputGrad(a[0], a[1], dx)
+				return
+			}
+			convInputGrad(g, ws, a[0], a[1], dx)
+		},
+		F64: func(dx []float64, a [][]float64) { convInputGrad(g, ws, a[0], a[1], dx) },
 	}
 }
 
 // convFilterGradDef computes ∂L/∂w from the input x and ∂L/∂y.
 func convFilterGradDef(g convGeom) Def {
-	ws := new(convWorkspace)
+	ws, wg := new(convWorkspace), newWinograd(g)
 	return Def{
 		Name: fmt.Sprintf("Conv2DFilterGrad{%v}", g),
 		In:   []tensor.Shape{g.xShape(), g.yShape()},
 		Out:  g.wShape(),
-		F32:  func(dw []float32, a [][]float32) { convFilterGrad(g, ws, a[0], a[1], dw) },
-		F64:  func(dw []float64, a [][]float64) { convFilterGrad(g, ws, a[0], a[1], dw) },
+		F32: func(dw []float32, a [][]float32) {
+			if g.winogradFits() {
+				wg.filterGrad(a[0], a[1], dw)
+				return
+			}
+			convFilterGrad(g, ws, a[0], a[1], dw)
+		},
+		F64: func(dw []float64, a [][]float64) { convFilterGrad(g, ws, a[0], a[1], dw) },
 	}
 }

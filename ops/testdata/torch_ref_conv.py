@@ -1,4 +1,4 @@
-"""Reference vectors for ops.ConvGrouped, ops.ConvTranspose2D,
+"""Reference vectors for ops.ConvGrouped (and ops.Conv2D), ops.ConvTranspose2D,
 ops.Upsample2D and ops.GlobalAvgPool2D, computed by PyTorch.
 
 Writes torch_ref_conv.json beside this script: for each case the op's
@@ -28,6 +28,7 @@ CONV = [  # x, weight (F, C/groups, KH, KW), bias, stride, padding, dilation, gr
     ((3, 6, 10, 9), (3, 2, 3, 2), True, (3, 3), (2, 2), (2, 3), 3, "linear"),  # everything
     ((2, 4, 6, 7), (4, 1, 3, 3), True, (1, 1), (1, 1), (1, 1), 4, "relu"),  # depthwise + ReLU
     ((2, 3, 6, 6), (4, 3, 3, 3), True, (2, 2), (1, 1), (1, 1), 1, "linear"),  # plain: Conv2D's path
+    ((3, 8, 12, 8), (5, 8, 5, 5), True, (1, 1), (0, 0), (1, 1), 1, "relu"),  # Conv2D's Winograd path (float32)
 ]
 
 TRANSPOSE = [  # x, weight (C_in, C_out/groups, KH, KW), bias, stride, padding, output_padding, groups, dilation

@@ -1,0 +1,453 @@
+package ops
+
+import (
+	"sync"
+
+	"github.com/retina-ml/retina/internal/par"
+)
+
+// Winograd's minimal filtering F(4×4, 5×5) (Lavin and Gray, "Fast
+// Algorithms for Convolutional Neural Networks", 2016) computes a 5×5
+// convolution of stride 1 in 4×4 output tiles, each from an 8×8 input
+// tile d and a filter w:
+//
+//	Y = Aᵀ [ Σ_c (G w Gᵀ) ⊙ (Bᵀ d B) ] A
+//
+// The 64 elementwise products, summed over the input channels, are 64
+// matrix products (filters × channels by channels × tiles): 64
+// multiply-adds per 4×4 tile and channel pair, against the direct
+// convolution's 400. The transforms are linear passes over the data. The
+// gradients are the transposed maps, which equal the convolution's
+// gradients in exact arithmetic:
+//
+//	input:   dd = B [ Σ_f (G w Gᵀ) ⊙ (A dY Aᵀ) ] Bᵀ, added over overlapping tiles
+//	filter:  dw = Gᵀ [ Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B) ] G
+//
+// The points are 0, ±1, ±2, ±1/2 and ∞. In float32 the results are off the
+// exact ones by 4e-6 to 1.3e-5 of the largest value on the shapes of
+// TestWinogradMatchesDirect (the direct sum's float32 rounding is about
+// 1e-6), and within 2.8e-6 (relative) of PyTorch's float64 results on
+// TestConvMoreMatchesPyTorch's case.
+//
+// The transforms run on vectors of 16 images (wgApply): each chunk of 16
+// images is copied into a layout with the image innermost, (C, H, W, 16),
+// so that every transform is a small matrix applied to whole vectors. A
+// batch is cut into groups of up to 64 images, each transformed, multiplied
+// and transformed back in turn, so that the products' operands stay
+// within a few megabytes whatever the batch.
+
+const (
+	wgLanes = 16              // images per vector
+	wgGroup = 4 * wgLanes     // images per pass of the products
+	wgMats  = wgTile * wgTile // elementwise products: one matrix product each
+	wgTile  = 8               // input tile side: 4 + 5 − 1
+)
+
+// The transform matrices, row-major, each padded with zero rows to 8 rows
+// for wgApply.
+var (
+	// wgBT is Bᵀ (8×8): V = Bᵀ d B.
+	wgBT = []float32{
+		-1, 0, 21.0 / 4, 0, -21.0 / 4, 0, 1, 0,
+		0, 1, 1, -17.0 / 4, -17.0 / 4, 1, 1, 0,
+		0, -1, 1, 17.0 / 4, -17.0 / 4, -1, 1, 0,
+		0, 1.0 / 2, 1.0 / 4, -5.0 / 2, -5.0 / 4, 2, 1, 0,
+		0, -1.0 / 2, 1.0 / 4, 5.0 / 2, -5.0 / 4, -2, 1, 0,
+		0, 2, 4, -5.0 / 2, -5, 1.0 / 2, 1, 0,
+		0, -2, 4, 5.0 / 2, -5, -1.0 / 2, 1, 0,
+		0, -1, 0, 21.0 / 4, 0, -21.0 / 4, 0, 1,
+	}
+	// wgG is G (8×5): U = G w Gᵀ.
+	wgG = []float32{
+		-1, 0, 0, 0, 0,
+		-2.0 / 9, -2.0 / 9, -2.0 / 9, -2.0 / 9, -2.0 / 9,
+		-2.0 / 9, 2.0 / 9, -2.0 / 9, 2.0 / 9, -2.0 / 9,
+		1.0 / 90, 1.0 / 45, 2.0 / 45, 4.0 / 45, 8.0 / 45,
+		1.0 / 90, -1.0 / 45, 2.0 / 45, -4.0 / 45, 8.0 / 45,
+		32.0 / 45, 16.0 / 45, 8.0 / 45, 4.0 / 45, 2.0 / 45,
+		32.0 / 45, -16.0 / 45, 8.0 / 45, -4.0 / 45, 2.0 / 45,
+		0, 0, 0, 0, 1,
+	}
+	// wgAT is Aᵀ (4×8, padded): Y = Aᵀ M A.
+	wgAT = []float32{
+		1, 1, 1, 1, 1, 1, 1, 0,
+		0, 1, -1, 2, -2, 1.0 / 2, -1.0 / 2, 0,
+		0, 1, 1, 4, 4, 1.0 / 4, 1.0 / 4, 0,
+		0, 1, -1, 8, -8, 1.0 / 8, -1.0 / 8, 1,
+		0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0,
+	}
+	wgA  = wgTranspose(wgAT[:4*8], 4, 8) // A (8×4): dM = A dY Aᵀ
+	wgB  = wgTranspose(wgBT, 8, 8)       // B (8×8): dd = B dV Bᵀ
+	wgGT = wgTranspose(wgG, 8, 5)        // Gᵀ (5×8, padded): dw = Gᵀ dU G
+)
+
+// wgTranspose returns the transpose of the r×c matrix m, padded with zero
+// rows to 8 rows.
+func wgTranspose(m []float32, r, c int) []float32 {
+	t := make([]float32, 8*r)
+	for i := range r {
+		for j := range c {
+			t[j*r+i] = m[i*c+j]
+		}
+	}
+	return t
+}
+
+// winogradOn lets tests compare the Winograd kernels with im2col's, and
+// wgAsm the assembly transforms (amd64) with the Go ones.
+var winogradOn, wgAsm = true, true
+
+// winogradFits reports whether the Winograd kernels compute the float32
+// convolution of geometry g: 5×5 filters, stride 1, no dilation or
+// padding, output sides multiples of 4, and at least 8 input channels
+// (the products must outweigh the transforms: LeNet's first convolution,
+// of one channel, keeps im2col), on machines with AVX-512.
+func (g convGeom) winogradFits() bool {
+	return winogradOn && haveRowsAsm && g.KH == 5 && g.KW == 5 && g.SH == 1 && g.SW == 1 &&
+		g.PH == 0 && g.PW == 0 && g.DH <= 1 && g.DW <= 1 &&
+		g.OH%4 == 0 && g.OW%4 == 0 && g.C >= 8
+}
+
+// winograd is one convolution geometry's Winograd kernels and buffers: an
+// op's three kernels (forward, input and filter gradient) each hold one.
+// A call holds mu: the buffers are the call's.
+type winograd struct {
+	g          convGeom
+	tw, tiles  int // tiles per image: columns, all
+	cols       int // columns of the products for a full group: 4·tiles·16
+	fcPad      int // F·C rounded up to whole vectors
+	mu         sync.Mutex
+	ws         convWorkspace // the chunks' image-innermost copies
+	u, du, wt  []float32     // transformed filters (or their gradient), 64 of F×C; filters image-innermost
+	v, m       []float32     // the products' operands: 64 of C×cols, 64 of F×cols
+	x, w, b, y []float32     // the call's arguments
+	dy         []float32
+	act        Activation
+	n0, cnt    int     // the group of images
+	beta       float32 // 0 for the first group's filter gradient, then 1
+	back       bool    // filterChunk's direction
+	bodies     [7]func(chunk, lo, hi int)
+}
+
+// The loops' bodies, in winograd.bodies.
+const (
+	wgFilterBody = iota
+	wgInputBody
+	wgForwardProducts
+	wgOutputBody
+	wgGradInBody
+	wgInputGradProducts
+	wgFilterGradProducts
+)
+
+func newWinograd(g convGeom) *winograd {
+	k := &winograd{g: g, tw: g.OW / 4, tiles: g.OH / 4 * g.OW / 4}
+	k.cols = wgGroup / wgLanes * k.tiles * wgLanes
+	k.fcPad = (g.F*g.C + wgLanes - 1) / wgLanes * wgLanes
+	k.bodies = [...]func(int, int, int){k.filterChunk, k.inputChunk, k.forwardProducts, k.outputChunk,
+		k.gradInChunk, k.inputGradProducts, k.filterGradProducts}
+	return k
+}
+
+// buffers sizes the buffers on first use.
+func (k *winograd) buffers() {
+	if k.u != nil {
+		return
+	}
+	g := k.g
+	k.u = make([]float32, wgMats*k.fcPad)
+	k.du = make([]float32, wgMats*k.fcPad)
+	k.wt = make([]float32, 25*k.fcPad)
+	k.v = make([]float32, wgMats*g.C*k.cols)
+	k.m = make([]float32, wgMats*g.F*k.cols)
+}
+
+// groups runs the phases (bodies) of each group of images in turn.
+func (k *winograd) groups(phases ...int) {
+	for k.n0 = 0; k.n0 < k.g.N; k.n0 += wgGroup {
+		k.cnt = min(wgGroup, k.g.N-k.n0)
+		chunks := (k.cnt + wgLanes - 1) / wgLanes
+		for _, p := range phases {
+			switch p {
+			case wgForwardProducts, wgInputGradProducts, wgFilterGradProducts:
+				par.For(wgMats, 1, k.bodies[p])
+			default:
+				par.For(chunks, 1, k.bodies[p])
+			}
+		}
+		k.beta = 1
+	}
+}
+
+// forward sets y = act(x ⋆ w + b) (b may be nil).
+func (k *winograd) forward(x, w, b, y []float32, act Activation) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.buffers()
+	k.x, k.w, k.b, k.y, k.act = x, w, b, y, act
+	k.transformFilters()
+	k.groups(wgInputBody, wgForwardProducts, wgOutputBody)
+	k.x, k.w, k.b, k.y = nil, nil, nil, nil
+}
+
+// inputGrad sets dx from w and dy.
+func (k *winograd) inputGrad(w, dy, dx []float32) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.buffers()
+	k.w, k.dy, k.x = w, dy, dx
+	k.transformFilters()
+	k.groups(wgGradInBody, wgInputGradProducts, wgOutputBody)
+	k.w, k.dy, k.x = nil, nil, nil
+}
+
+// filterGrad sets dw from x and dy.
+func (k *winograd) filterGrad(x, dy, dw []float32) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.buffers()
+	k.x, k.dy, k.beta = x, dy, 0
+	k.groups(wgInputBody, wgGradInBody, wgFilterGradProducts)
+	k.back = true
+	par.For(k.fcPad/wgLanes, 4, k.bodies[wgFilterBody])
+	k.back = false
+	fc := k.g.F * k.g.C
+	for i := 0; i < fc; i++ {
+		for j := 0; j < 25; j++ {
+			dw[i*25+j] = k.wt[j*k.fcPad+i]
+		}
+	}
+	k.x, k.dy = nil, nil
+}
+
+// transformFilters sets u = G w Gᵀ for every filter and channel.
+func (k *winograd) transformFilters() {
+	fc := k.g.F * k.g.C
+	for i := 0; i < fc; i++ {
+		for j := 0; j < 25; j++ {
+			k.wt[j*k.fcPad+i] = k.w[i*25+j]
+		}
+	}
+	par.For(k.fcPad/wgLanes, 4, k.bodies[wgFilterBody])
+}
+
+// filterChunk transforms the filters of vectors lo..hi−1 of (filter,
+// channel) pairs: forward (u = G w Gᵀ, from wt), or back (wt = Gᵀ du G)
+// when k.back is set.
+func (k *winograd) filterChunk(_, lo, hi int) {
+	var tmp [wgTile * wgTile * wgLanes]float32
+	p := k.fcPad
+	for q := lo * wgLanes; q < hi*wgLanes; q += wgLanes {
+		if !k.back {
+			for x := 0; x < 5; x++ { // along filter rows: tmp[ξ][x]
+				wgApply(tmp[x*wgLanes:], 5*wgLanes, k.wt[x*p+q:], 5*p, wgG, 8, 5, false)
+			}
+			for xi := 0; xi < wgTile; xi++ { // along columns: u[ξ][ν]
+				wgApply(k.u[xi*wgTile*p+q:], p, tmp[xi*5*wgLanes:], wgLanes, wgG, 8, 5, false)
+			}
+			continue
+		}
+		for nu := 0; nu < wgTile; nu++ { // tmp[y][ν] = Σ_ξ Gᵀ[y][ξ] du[ξ][ν]
+			wgApply(tmp[nu*wgLanes:], wgTile*wgLanes, k.du[nu*p+q:], wgTile*p, wgGT, 5, 8, false)
+		}
+		for y := 0; y < 5; y++ { // wt[y][x] = Σ_ν Gᵀ[x][ν] tmp[y][ν]
+			wgApply(k.wt[y*5*p+q:], p, tmp[y*wgTile*wgLanes:], wgLanes, wgGT, 5, 8, false)
+		}
+	}
+}
+
+// lanes returns chunk c's first image and its number of images.
+func (k *winograd) lanes(c int) (n, cnt int) {
+	n = k.n0 + c*wgLanes
+	return n, min(wgLanes, k.n0+k.cnt-n)
+}
+
+// inputChunk sets v = Bᵀ d B for the tiles of chunk c's images of x.
+func (k *winograd) inputChunk(c, _, _ int) {
+	g := k.g
+	n, cnt := k.lanes(c)
+	img := g.C * g.H * g.W
+	xt := getBuf[float32](&k.ws, k.laneBuf())
+	toLanes(xt, k.x[n*img:], cnt, img)
+	var tmp [wgTile * wgTile * wgLanes]float32
+	row := g.W * wgLanes
+	for ci := 0; ci < g.C; ci++ {
+		for t := 0; t < k.tiles; t++ {
+			ty, tx := t/k.tw, t%k.tw
+			d := xt[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:]
+			for x := 0; x < wgTile; x++ { // along columns of d: tmp[ξ][x]
+				wgApply(tmp[x*wgLanes:], wgTile*wgLanes, d[x*wgLanes:], row, wgBT, 8, 8, false)
+			}
+			col := (c*k.tiles + t) * wgLanes
+			for xi := 0; xi < wgTile; xi++ { // along rows: v[ξ][ν]
+				wgApply(k.v[(ci*wgMats+xi*wgTile)*k.cols+col:], k.cols, tmp[xi*wgTile*wgLanes:], wgLanes, wgBT, 8, 8, false)
+			}
+		}
+	}
+	putBuf(&k.ws, xt)
+}
+
+// gradInChunk sets m = A dY Aᵀ for the tiles of chunk c's images of dy.
+func (k *winograd) gradInChunk(c, _, _ int) {
+	g := k.g
+	n, cnt := k.lanes(c)
+	img := g.F * g.OH * g.OW
+	dyt := getBuf[float32](&k.ws, k.laneBuf())
+	toLanes(dyt, k.dy[n*img:], cnt, img)
+	var tmp [wgTile * 4 * wgLanes]float32
+	row := g.OW * wgLanes
+	for f := 0; f < g.F; f++ {
+		for t := 0; t < k.tiles; t++ {
+			ty, tx := t/k.tw, t%k.tw
+			d := dyt[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:]
+			for x := 0; x < 4; x++ { // tmp[ξ][x] = Σ_y A[ξ][y] dY[y][x]
+				wgApply(tmp[x*wgLanes:], 4*wgLanes, d[x*wgLanes:], row, wgA, 8, 4, false)
+			}
+			col := (c*k.tiles + t) * wgLanes
+			for xi := 0; xi < wgTile; xi++ { // m[ξ][ν] = Σ_x A[ν][x] tmp[ξ][x]
+				wgApply(k.m[(f*wgMats+xi*wgTile)*k.cols+col:], k.cols, tmp[xi*4*wgLanes:], wgLanes, wgA, 8, 4, false)
+			}
+		}
+	}
+	putBuf(&k.ws, dyt)
+}
+
+// laneBuf is the size of a chunk's image-innermost copy of x, dy or y.
+func (k *winograd) laneBuf() int {
+	g := k.g
+	return max(g.C*g.H*g.W, g.F*g.OH*g.OW) * wgLanes
+}
+
+// forwardProducts sets m[i] = u[i]·v[i] for the products lo..hi−1.
+func (k *winograd) forwardProducts(_, lo, hi int) {
+	g, cols, ld := k.g, k.groupCols(), wgMats*k.cols
+	for i := lo; i < hi; i++ {
+		gemm(false, false, g.F, cols, g.C, 1, k.u[i*k.fcPad:], g.C, k.v[i*k.cols:], ld, 0, k.m[i*k.cols:], ld)
+	}
+}
+
+// inputGradProducts sets v[i] = u[i]ᵀ·m[i].
+func (k *winograd) inputGradProducts(_, lo, hi int) {
+	g, cols, ld := k.g, k.groupCols(), wgMats*k.cols
+	for i := lo; i < hi; i++ {
+		gemm(true, false, g.C, cols, g.F, 1, k.u[i*k.fcPad:], g.C, k.m[i*k.cols:], ld, 0, k.v[i*k.cols:], ld)
+	}
+}
+
+// filterGradProducts adds m[i]·v[i]ᵀ to du[i] (sets it, for the first
+// group).
+func (k *winograd) filterGradProducts(_, lo, hi int) {
+	g, cols, ld := k.g, k.groupCols(), wgMats*k.cols
+	for i := lo; i < hi; i++ {
+		gemm(false, true, g.F, g.C, cols, 1, k.m[i*k.cols:], ld, k.v[i*k.cols:], ld, k.beta, k.du[i*k.fcPad:], g.C)
+	}
+}
+
+// groupCols is the number of columns of the group's products.
+func (k *winograd) groupCols() int {
+	return (k.cnt + wgLanes - 1) / wgLanes * k.tiles * wgLanes
+}
+
+// outputChunk transforms chunk c's tiles back: y = Aᵀ m A (with bias and
+// activation) in the forward pass, where k.y is set; dx = B v Bᵀ, added
+// over the overlapping tiles, in the input gradient, into k.x.
+func (k *winograd) outputChunk(c, _, _ int) {
+	g := k.g
+	n, cnt := k.lanes(c)
+	out := getBuf[float32](&k.ws, k.laneBuf())
+	var tmp [wgTile * wgTile * wgLanes]float32
+	if k.y != nil {
+		for f := 0; f < g.F; f++ {
+			for t := 0; t < k.tiles; t++ {
+				ty, tx := t/k.tw, t%k.tw
+				col := (c*k.tiles + t) * wgLanes
+				for nu := 0; nu < wgTile; nu++ { // tmp[i][ν] = Σ_ξ Aᵀ[i][ξ] m[ξ][ν]
+					wgApply(tmp[nu*wgLanes:], wgTile*wgLanes, k.m[(f*wgMats+nu)*k.cols+col:], wgTile*k.cols, wgAT, 4, 8, false)
+				}
+				o := out[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:]
+				for i := 0; i < 4; i++ { // y[i][j] = Σ_ν Aᵀ[j][ν] tmp[i][ν]
+					wgApply(o[i*g.OW*wgLanes:], wgLanes, tmp[i*wgTile*wgLanes:], wgLanes, wgAT, 4, 8, false)
+				}
+			}
+		}
+		img := g.F * g.OH * g.OW
+		fromLanes(k.y[n*img:], out, cnt, img)
+		P := g.OH * g.OW
+		for i := n; i < n+cnt; i++ {
+			for f := 0; f < g.F; f++ {
+				biasAct(k.y[(i*g.F+f)*P:(i*g.F+f+1)*P], k.b, f, k.act)
+			}
+		}
+		putBuf(&k.ws, out)
+		return
+	}
+	img := g.C * g.H * g.W
+	clear(out[:img*wgLanes])
+	for ci := 0; ci < g.C; ci++ {
+		for t := 0; t < k.tiles; t++ {
+			ty, tx := t/k.tw, t%k.tw
+			col := (c*k.tiles + t) * wgLanes
+			for nu := 0; nu < wgTile; nu++ { // tmp[y][ν] = Σ_ξ B[y][ξ] v[ξ][ν]
+				wgApply(tmp[nu*wgLanes:], wgTile*wgLanes, k.v[(ci*wgMats+nu)*k.cols+col:], wgTile*k.cols, wgB, 8, 8, false)
+			}
+			o := out[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:]
+			for y := 0; y < wgTile; y++ { // dx[y][x] += Σ_ν B[x][ν] tmp[y][ν]
+				wgApply(o[y*g.W*wgLanes:], wgLanes, tmp[y*wgTile*wgLanes:], wgLanes, wgB, 8, 8, true)
+			}
+		}
+	}
+	fromLanes(k.x[n*img:], out, cnt, img)
+	putBuf(&k.ws, out)
+}
+
+// toLanesGo copies n ≤ 16 images of img floats each from src into dst
+// with the image innermost: dst[16i + l] = src[l·img + i], zero for l ≥ n.
+func toLanesGo(dst, src []float32, n, img int) {
+	dst = dst[:img*wgLanes]
+	if n < wgLanes {
+		clear(dst)
+	}
+	for l := 0; l < n; l++ {
+		s := src[l*img : (l+1)*img]
+		for i, v := range s {
+			dst[i*wgLanes+l] = v
+		}
+	}
+}
+
+// fromLanesGo is toLanesGo's inverse for the n first images.
+func fromLanesGo(dst, src []float32, n, img int) {
+	src = src[:img*wgLanes]
+	for l := 0; l < n; l++ {
+		d := dst[l*img : (l+1)*img]
+		for i := range d {
+			d[i] = src[i*wgLanes+l]
+		}
+	}
+}
+
+// wgApplyGo sets row i < rows of dst to Σ_j mat[i·cols + j]·(row j of
+// src), rows of 16 floats, dst's ds floats apart and src's ss; with acc it
+// adds the sum to dst. Each product is rounded, then added to the sum
+// (from 0) in order of j: wgApplyAsm does the same, bit for bit.
+func wgApplyGo(dst []float32, ds int, src []float32, ss int, mat []float32, rows, cols int, acc bool) {
+	for i := 0; i < rows; i++ {
+		var s [wgLanes]float32
+		for j := 0; j < cols; j++ {
+			c, r := mat[i*cols+j], src[j*ss:j*ss+wgLanes]
+			for l := range s {
+				s[l] += float32(c * r[l])
+			}
+		}
+		d := dst[i*ds : i*ds+wgLanes]
+		for l := range s {
+			if acc {
+				s[l] += d[l]
+			}
+			d[l] = s[l]
+		}
+	}
+}
