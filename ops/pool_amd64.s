@@ -160,6 +160,8 @@ fwdRow:
 	JEQ fwdTail
 
 fwdFull:
+	PREFETCHT0 1024(SI) // see bwdBlock
+	PREFETCHT0 1024(SI)(R9*1)
 	WINDOWS
 	VMOVUPS Z6, (DI)
 	ADDQ $128, SI
@@ -177,6 +179,8 @@ fwdTail:
 	MOVQ R11, BX
 	SHRQ $16, BX
 	KMOVW BX, K6
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 1024(SI)(R9*1)
 	WINDOWS
 	VMOVUPS Z6, K7, (DI)
 	KMOVW K7, BX
@@ -275,6 +279,14 @@ bwdDone:
 // gradients written at R12 (top row) and R12+R9 (bottom row). K0 holds the
 // lanes whose gradient passes whatever the window's largest cell; Z25 is 0.
 TEXT bwdBlock<>(SB), NOSPLIT, $0
+	// 1 KB ahead in both rows of x and of dx: LeNet's first pooling
+	// gradient took 0.36–0.40 ms a step without, 0.19–0.22 ms with (per-op
+	// times over 50 training steps, 3 rounds alternated); its second
+	// 0.14–0.20 against 0.10–0.11.
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 1024(SI)(R9*1)
+	PREFETCHT0 1024(R12)
+	PREFETCHT0 1024(R12)(R9*1)
 	WINDOWS
 	VPCMPGTD Z25, Z6, K1        // the window's largest cell is positive
 	KORW K0, K1, K1
