@@ -29,7 +29,7 @@ import (
 // 1e-6), and within 2.8e-6 (relative) of PyTorch's float64 results on
 // TestConvMoreMatchesPyTorch's case.
 //
-// The transforms run on vectors of 16 images (wgApply): each chunk of 16
+// The transforms run on vectors of 16 images (wgTile): each chunk of 16
 // images is copied into a layout with the image innermost, (C, H, W, 16),
 // so that every transform is a small matrix applied to whole vectors. A
 // batch is cut into groups of up to 64 images, each transformed, multiplied
@@ -39,12 +39,12 @@ import (
 const (
 	wgLanes = 16              // images per vector
 	wgGroup = 4 * wgLanes     // images per pass of the products
-	wgMats  = wgTile * wgTile // elementwise products: one matrix product each
-	wgTile  = 8               // input tile side: 4 + 5 − 1
+	wgMats  = wgSide * wgSide // elementwise products: one matrix product each
+	wgSide  = 8               // input tile side: 4 + 5 − 1
 )
 
 // The transform matrices, row-major, each padded with zero rows to 8 rows
-// for wgApply.
+// for wgTileAsm.
 var (
 	// wgBT is Bᵀ (8×8): V = Bᵀ d B.
 	wgBT = []float32{
@@ -120,10 +120,10 @@ type winograd struct {
 	cols       int // columns of the products for a full group: 4·tiles·16
 	fcPad      int // F·C rounded up to whole vectors
 	mu         sync.Mutex
-	ws         convWorkspace // the chunks' image-innermost copies
-	u, du, wt  []float32     // transformed filters (or their gradient), 64 of F×C; filters image-innermost
-	v, m       []float32     // the products' operands: 64 of C×cols, 64 of F×cols
-	x, w, b, y []float32     // the call's arguments
+	buf        []float32 // the call's buffers, from wgScratch:
+	u, du, wt  []float32 // transformed filters (or their gradient), 64 of F×C; filters image-innermost
+	v, m       []float32 // the products' operands: 64 of C×cols, 64 of F×cols
+	x, w, b, y []float32 // the call's arguments
 	dy         []float32
 	act        Activation
 	n0, cnt    int     // the group of images
@@ -152,17 +152,31 @@ func newWinograd(g convGeom) *winograd {
 	return k
 }
 
-// buffers sizes the buffers on first use.
-func (k *winograd) buffers() {
-	if k.u != nil {
-		return
+// wgScratch holds the Winograd kernels' buffers between calls, shared by
+// all of them: the kernels of a training step run one after another and so
+// find the same buffers, still in the cache. (With a set of buffers per
+// kernel, LeNet's step touched three times the memory.) wgLaneBufs holds
+// the chunks' image-innermost copies, a size apart from wgScratch's.
+var wgScratch, wgLaneBufs convWorkspace
+
+// take carves the call's buffers out of one from wgScratch; give returns it.
+func (k *winograd) take() {
+	g, p := k.g, k.fcPad
+	sizes := [...]int{wgMats * p, wgMats * p, 25 * p, wgMats * g.C * k.cols, wgMats * g.F * k.cols}
+	total := 0
+	for _, n := range sizes {
+		total += n
 	}
-	g := k.g
-	k.u = make([]float32, wgMats*k.fcPad)
-	k.du = make([]float32, wgMats*k.fcPad)
-	k.wt = make([]float32, 25*k.fcPad)
-	k.v = make([]float32, wgMats*g.C*k.cols)
-	k.m = make([]float32, wgMats*g.F*k.cols)
+	k.buf = getBuf[float32](&wgScratch, total)
+	rest := k.buf
+	for i, dst := range [...]*[]float32{&k.u, &k.du, &k.wt, &k.v, &k.m} {
+		*dst, rest = rest[:sizes[i]:sizes[i]], rest[sizes[i]:]
+	}
+}
+
+func (k *winograd) give() {
+	putBuf(&wgScratch, k.buf)
+	k.buf, k.u, k.du, k.wt, k.v, k.m = nil, nil, nil, nil, nil, nil
 }
 
 // groups runs the phases (bodies) of each group of images in turn.
@@ -186,7 +200,8 @@ func (k *winograd) groups(phases ...int) {
 func (k *winograd) forward(x, w, b, y []float32, act Activation) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.buffers()
+	k.take()
+	defer k.give()
 	k.x, k.w, k.b, k.y, k.act = x, w, b, y, act
 	k.transformFilters()
 	k.groups(wgInputBody, wgForwardProducts, wgOutputBody)
@@ -197,7 +212,8 @@ func (k *winograd) forward(x, w, b, y []float32, act Activation) {
 func (k *winograd) inputGrad(w, dy, dx []float32) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.buffers()
+	k.take()
+	defer k.give()
 	k.w, k.dy, k.x = w, dy, dx
 	k.transformFilters()
 	k.groups(wgGradInBody, wgInputGradProducts, wgOutputBody)
@@ -208,7 +224,8 @@ func (k *winograd) inputGrad(w, dy, dx []float32) {
 func (k *winograd) filterGrad(x, dy, dw []float32) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.buffers()
+	k.take()
+	defer k.give()
 	k.x, k.dy, k.beta = x, dy, 0
 	k.groups(wgInputBody, wgGradInBody, wgFilterGradProducts)
 	k.back = true
@@ -238,24 +255,15 @@ func (k *winograd) transformFilters() {
 // channel) pairs: forward (u = G w Gᵀ, from wt), or back (wt = Gᵀ du G)
 // when k.back is set.
 func (k *winograd) filterChunk(_, lo, hi int) {
-	var tmp [wgTile * wgTile * wgLanes]float32
+	var tmp wgTmp
 	p := k.fcPad
 	for q := lo * wgLanes; q < hi*wgLanes; q += wgLanes {
-		if !k.back {
-			for x := 0; x < 5; x++ { // along filter rows: tmp[ξ][x]
-				wgApply(tmp[x*wgLanes:], 5*wgLanes, k.wt[x*p+q:], 5*p, wgG, 8, 5, false)
-			}
-			for xi := 0; xi < wgTile; xi++ { // along columns: u[ξ][ν]
-				wgApply(k.u[xi*wgTile*p+q:], p, tmp[xi*5*wgLanes:], wgLanes, wgG, 8, 5, false)
-			}
+		if k.back { // wt[y][x] = (Gᵀ du G)[y][x]
+			wgTile(k.wt[q:], 5*p, p, k.du[q:], wgSide*p, p, wgGT, 5, 8, wgGT, 5, 8, false, &tmp)
 			continue
 		}
-		for nu := 0; nu < wgTile; nu++ { // tmp[y][ν] = Σ_ξ Gᵀ[y][ξ] du[ξ][ν]
-			wgApply(tmp[nu*wgLanes:], wgTile*wgLanes, k.du[nu*p+q:], wgTile*p, wgGT, 5, 8, false)
-		}
-		for y := 0; y < 5; y++ { // wt[y][x] = Σ_ν Gᵀ[x][ν] tmp[y][ν]
-			wgApply(k.wt[y*5*p+q:], p, tmp[y*wgTile*wgLanes:], wgLanes, wgGT, 5, 8, false)
-		}
+		// u[ξ][ν] = (G w Gᵀ)[ξ][ν], from wt[y][x]
+		wgTile(k.u[q:], wgSide*p, p, k.wt[q:], 5*p, p, wgG, 8, 5, wgG, 8, 5, false, &tmp)
 	}
 }
 
@@ -270,24 +278,19 @@ func (k *winograd) inputChunk(c, _, _ int) {
 	g := k.g
 	n, cnt := k.lanes(c)
 	img := g.C * g.H * g.W
-	xt := getBuf[float32](&k.ws, k.laneBuf())
+	xt := getBuf[float32](&wgLaneBufs, k.laneBuf())
 	toLanes(xt, k.x[n*img:], cnt, img)
-	var tmp [wgTile * wgTile * wgLanes]float32
-	row := g.W * wgLanes
+	var tmp wgTmp
 	for ci := 0; ci < g.C; ci++ {
 		for t := 0; t < k.tiles; t++ {
 			ty, tx := t/k.tw, t%k.tw
-			d := xt[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:]
-			for x := 0; x < wgTile; x++ { // along columns of d: tmp[ξ][x]
-				wgApply(tmp[x*wgLanes:], wgTile*wgLanes, d[x*wgLanes:], row, wgBT, 8, 8, false)
-			}
 			col := (c*k.tiles + t) * wgLanes
-			for xi := 0; xi < wgTile; xi++ { // along rows: v[ξ][ν]
-				wgApply(k.v[(ci*wgMats+xi*wgTile)*k.cols+col:], k.cols, tmp[xi*wgTile*wgLanes:], wgLanes, wgBT, 8, 8, false)
-			}
+			// v[ξ][ν] = (Bᵀ d B)[ξ][ν]
+			wgTile(k.v[ci*wgMats*k.cols+col:], wgSide*k.cols, k.cols,
+				xt[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:], g.W*wgLanes, wgLanes, wgBT, 8, 8, wgBT, 8, 8, false, &tmp)
 		}
 	}
-	putBuf(&k.ws, xt)
+	putBuf(&wgLaneBufs, xt)
 }
 
 // gradInChunk sets m = A dY Aᵀ for the tiles of chunk c's images of dy.
@@ -295,24 +298,19 @@ func (k *winograd) gradInChunk(c, _, _ int) {
 	g := k.g
 	n, cnt := k.lanes(c)
 	img := g.F * g.OH * g.OW
-	dyt := getBuf[float32](&k.ws, k.laneBuf())
+	dyt := getBuf[float32](&wgLaneBufs, k.laneBuf())
 	toLanes(dyt, k.dy[n*img:], cnt, img)
-	var tmp [wgTile * 4 * wgLanes]float32
-	row := g.OW * wgLanes
+	var tmp wgTmp
 	for f := 0; f < g.F; f++ {
 		for t := 0; t < k.tiles; t++ {
 			ty, tx := t/k.tw, t%k.tw
-			d := dyt[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:]
-			for x := 0; x < 4; x++ { // tmp[ξ][x] = Σ_y A[ξ][y] dY[y][x]
-				wgApply(tmp[x*wgLanes:], 4*wgLanes, d[x*wgLanes:], row, wgA, 8, 4, false)
-			}
 			col := (c*k.tiles + t) * wgLanes
-			for xi := 0; xi < wgTile; xi++ { // m[ξ][ν] = Σ_x A[ν][x] tmp[ξ][x]
-				wgApply(k.m[(f*wgMats+xi*wgTile)*k.cols+col:], k.cols, tmp[xi*4*wgLanes:], wgLanes, wgA, 8, 4, false)
-			}
+			// m[ξ][ν] = (A dY Aᵀ)[ξ][ν]
+			wgTile(k.m[f*wgMats*k.cols+col:], wgSide*k.cols, k.cols,
+				dyt[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:], g.OW*wgLanes, wgLanes, wgA, 8, 4, wgA, 8, 4, false, &tmp)
 		}
 	}
-	putBuf(&k.ws, dyt)
+	putBuf(&wgLaneBufs, dyt)
 }
 
 // laneBuf is the size of a chunk's image-innermost copy of x, dy or y.
@@ -357,20 +355,16 @@ func (k *winograd) groupCols() int {
 func (k *winograd) outputChunk(c, _, _ int) {
 	g := k.g
 	n, cnt := k.lanes(c)
-	out := getBuf[float32](&k.ws, k.laneBuf())
-	var tmp [wgTile * wgTile * wgLanes]float32
+	out := getBuf[float32](&wgLaneBufs, k.laneBuf())
+	var tmp wgTmp
 	if k.y != nil {
 		for f := 0; f < g.F; f++ {
 			for t := 0; t < k.tiles; t++ {
 				ty, tx := t/k.tw, t%k.tw
 				col := (c*k.tiles + t) * wgLanes
-				for nu := 0; nu < wgTile; nu++ { // tmp[i][ν] = Σ_ξ Aᵀ[i][ξ] m[ξ][ν]
-					wgApply(tmp[nu*wgLanes:], wgTile*wgLanes, k.m[(f*wgMats+nu)*k.cols+col:], wgTile*k.cols, wgAT, 4, 8, false)
-				}
-				o := out[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:]
-				for i := 0; i < 4; i++ { // y[i][j] = Σ_ν Aᵀ[j][ν] tmp[i][ν]
-					wgApply(o[i*g.OW*wgLanes:], wgLanes, tmp[i*wgTile*wgLanes:], wgLanes, wgAT, 4, 8, false)
-				}
+				// y[i][j] = (Aᵀ m A)[i][j]
+				wgTile(out[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:], g.OW*wgLanes, wgLanes,
+					k.m[f*wgMats*k.cols+col:], wgSide*k.cols, k.cols, wgAT, 4, 8, wgAT, 4, 8, false, &tmp)
 			}
 		}
 		img := g.F * g.OH * g.OW
@@ -381,7 +375,7 @@ func (k *winograd) outputChunk(c, _, _ int) {
 				biasAct(k.y[(i*g.F+f)*P:(i*g.F+f+1)*P], k.b, f, k.act)
 			}
 		}
-		putBuf(&k.ws, out)
+		putBuf(&wgLaneBufs, out)
 		return
 	}
 	img := g.C * g.H * g.W
@@ -390,17 +384,13 @@ func (k *winograd) outputChunk(c, _, _ int) {
 		for t := 0; t < k.tiles; t++ {
 			ty, tx := t/k.tw, t%k.tw
 			col := (c*k.tiles + t) * wgLanes
-			for nu := 0; nu < wgTile; nu++ { // tmp[y][ν] = Σ_ξ B[y][ξ] v[ξ][ν]
-				wgApply(tmp[nu*wgLanes:], wgTile*wgLanes, k.v[(ci*wgMats+nu)*k.cols+col:], wgTile*k.cols, wgB, 8, 8, false)
-			}
-			o := out[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:]
-			for y := 0; y < wgTile; y++ { // dx[y][x] += Σ_ν B[x][ν] tmp[y][ν]
-				wgApply(o[y*g.W*wgLanes:], wgLanes, tmp[y*wgTile*wgLanes:], wgLanes, wgB, 8, 8, true)
-			}
+			// dx[y][x] += (B v Bᵀ)[y][x]
+			wgTile(out[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:], g.W*wgLanes, wgLanes,
+				k.v[ci*wgMats*k.cols+col:], wgSide*k.cols, k.cols, wgB, 8, 8, wgB, 8, 8, true, &tmp)
 		}
 	}
 	fromLanes(k.x[n*img:], out, cnt, img)
-	putBuf(&k.ws, out)
+	putBuf(&wgLaneBufs, out)
 }
 
 // toLanesGo copies n ≤ 16 images of img floats each from src into dst
@@ -426,6 +416,23 @@ func fromLanesGo(dst, src []float32, n, img int) {
 		for i := range d {
 			d[i] = src[i*wgLanes+l]
 		}
+	}
+}
+
+// wgTmp holds a tile's intermediate rows: up to 8×8 vectors.
+type wgTmp [wgSide * wgSide * wgLanes]float32
+
+// wgTileGo sets the r1×r2 tile of vectors at dst (element (i, k) at
+// dst[i·dRow + k·dCol]) to L·X·Rᵀ, or adds it with acc, for the c1×c2 tile
+// X at src (element (j, m) at src[j·sRow + m·sCol]), L r1×c1 and R r2×c2:
+// first tmp = L·X, a column at a time, then tmp·Rᵀ, a row at a time, each
+// by wgApplyGo.
+func wgTileGo(dst []float32, dRow, dCol int, src []float32, sRow, sCol int, l []float32, r1, c1 int, r []float32, r2, c2 int, acc bool, tmp *wgTmp) {
+	for m := 0; m < c2; m++ {
+		wgApplyGo(tmp[m*wgLanes:], c2*wgLanes, src[m*sCol:], sRow, l, r1, c1, false)
+	}
+	for i := 0; i < r1; i++ {
+		wgApplyGo(dst[i*dRow:], dCol, tmp[i*c2*wgLanes:], wgLanes, r, r2, c2, acc)
 	}
 }
 

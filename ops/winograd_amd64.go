@@ -5,19 +5,19 @@ package ops
 import "unsafe"
 
 //go:noescape
-func wgApplyAsm(dst unsafe.Pointer, ds int, src unsafe.Pointer, ss int, mat unsafe.Pointer, rows, cols int, acc bool)
+func wgTileAsm(dst unsafe.Pointer, dRow, dCol int, src unsafe.Pointer, sRow, sCol int, l, r, tmp unsafe.Pointer, r1, c1, r2, c2 int, acc bool)
 
-// wgApply is wgApplyGo, in AVX-512 where the machine has it. The
-// assembly does not check that the rows lie within dst and src: the
+// wgTile is wgTileGo, in AVX-512 where the machine has it. The assembly
+// does not check that the tiles lie within dst, src and the matrices: the
 // kernels' index arithmetic is the same for both, and the tests run
-// wgApplyGo, which checks, on the geometries' shapes (a check per call
-// here cost 4% of LeNet's training step).
-func wgApply(dst []float32, ds int, src []float32, ss int, mat []float32, rows, cols int, acc bool) {
+// wgTileGo, which checks, on the geometries' shapes.
+func wgTile(dst []float32, dRow, dCol int, src []float32, sRow, sCol int, l []float32, r1, c1 int, r []float32, r2, c2 int, acc bool, tmp *wgTmp) {
 	if wgAsm && haveRowsAsm {
-		wgApplyAsm(unsafe.Pointer(&dst[0]), 4*ds, unsafe.Pointer(&src[0]), 4*ss, unsafe.Pointer(&mat[0]), rows, cols, acc)
+		wgTileAsm(unsafe.Pointer(&dst[0]), 4*dRow, 4*dCol, unsafe.Pointer(&src[0]), 4*sRow, 4*sCol,
+			unsafe.Pointer(&l[0]), unsafe.Pointer(&r[0]), unsafe.Pointer(&tmp[0]), r1, c1, r2, c2, acc)
 		return
 	}
-	wgApplyGo(dst, ds, src, ss, mat, rows, cols, acc)
+	wgTileGo(dst, dRow, dCol, src, sRow, sCol, l, r1, c1, r, r2, c2, acc, tmp)
 }
 
 //go:noescape

@@ -110,28 +110,38 @@ func TestWinogradMatchesDirect(t *testing.T) {
 }
 
 // TestWinogradAsmMatchesGo checks that the AVX-512 transforms compute
-// wgApplyGo's bits, alone and in the three kernels.
+// wgTileGo's bits, alone (every pair of matrices the kernels use, and
+// more) and in the three kernels.
 func TestWinogradAsmMatchesGo(t *testing.T) {
 	if !haveRowsAsm {
 		t.Skip("no AVX-512")
 	}
 	defer func() { wgAsm = true }()
 	rng := rand.New(rand.NewPCG(9, 10))
-	for _, mat := range [][]float32{wgBT, wgG, wgAT, wgA, wgB, wgGT} {
-		cols := len(mat) / 8
-		for rows := 1; rows <= 8; rows++ {
+	mats := []struct {
+		m          []float32
+		rows, cols int
+	}{{wgBT, 8, 8}, {wgG, 8, 5}, {wgAT, 4, 8}, {wgA, 8, 4}, {wgB, 8, 8}, {wgGT, 5, 8}}
+	for _, l := range mats {
+		for _, r := range mats {
+			if r.cols > 8 || l.rows*r.cols > wgSide*wgSide {
+				continue
+			}
 			for _, acc := range []bool{false, true} {
-				src := wgRand(rng, cols*24)
-				dst := wgRand(rng, rows*20)
+				// X (l.cols×r.cols) and the result (l.rows×r.rows) with
+				// strided rows and columns, as the kernels' are.
+				src := wgRand(rng, 8*160)
 				src[3] = float32(math.Inf(1))
+				dst := wgRand(rng, 8*136)
 				want := append([]float32(nil), dst...)
+				var tmp wgTmp
 				wgAsm = false
-				wgApply(want, 20, src, 24, mat, rows, cols, acc)
+				wgTile(want, 136, 17, src, 160, 20, l.m, l.rows, l.cols, r.m, r.rows, r.cols, acc, &tmp)
 				wgAsm = true
-				wgApply(dst, 20, src, 24, mat, rows, cols, acc)
+				wgTile(dst, 136, 17, src, 160, 20, l.m, l.rows, l.cols, r.m, r.rows, r.cols, acc, &tmp)
 				for i := range dst {
 					if math.Float32bits(dst[i]) != math.Float32bits(want[i]) && !(dst[i] != dst[i] && want[i] != want[i]) {
-						t.Fatalf("%d×%d acc=%t: element %d: asm %g, Go %g", rows, cols, acc, i, dst[i], want[i])
+						t.Fatalf("L %d×%d, R %d×%d, acc=%t: element %d: asm %g, Go %g", l.rows, l.cols, r.rows, r.cols, acc, i, dst[i], want[i])
 					}
 				}
 			}
