@@ -2,11 +2,11 @@
 
 #include "textflag.h"
 
-// TERM adds row r's product with the vector Z8 to accumulator Zacc: the
-// product rounded (VMULPS), then the sum (VADDPS), as wgApplyGo does.
+// TERM adds the product of the matrix entry at addr with the vector Z8 to
+// the accumulator acc, rounded once (fused multiply-add), as wgApplyGo's
+// fma32 does.
 #define TERM(addr, tmp, acc) \
-	VMULPS.BCST addr, Z8, tmp; \
-	VADDPS tmp, acc, acc
+	VFMADD231PS.BCST addr, Z8, acc
 
 // TSTORE writes accumulator acc to the row at R14 (added to it when R10
 // is set) and goes on to the next job once R9 rows are written; it moves

@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -214,4 +215,39 @@ func BenchmarkWinograd(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestFMA32 compares fma32 with a·b + c computed exactly (math/big) and
+// rounded once, on random bit patterns and on normal values with a small
+// addend, where double rounding would show.
+func TestFMA32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for i := 0; i < 200_000; i++ {
+		a, b, c := math.Float32frombits(rng.Uint32()), math.Float32frombits(rng.Uint32()), math.Float32frombits(rng.Uint32())
+		if i%2 == 0 {
+			a, b, c = float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.NormFloat64()*1e-3)
+		}
+		got, want := fma32(a, b, c), exactFMA32(a, b, c)
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("fma32(%g, %g, %g) = %g, want %g", a, b, c, got, want)
+		}
+	}
+}
+
+// exactFMA32 is a·b + c rounded once to float32, by math/big for finite
+// operands.
+func exactFMA32(a, b, c float32) float32 {
+	for _, v := range []float32{a, b, c} {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return float32(float64(a)*float64(b) + float64(c)) // exact product: one rounding of the sum
+		}
+	}
+	x := new(big.Float).SetPrec(600).SetFloat64(float64(a))
+	x.Mul(x, new(big.Float).SetFloat64(float64(b)))
+	x.Add(x, new(big.Float).SetFloat64(float64(c)))
+	f, _ := x.Float32()
+	if f == 0 && math.Signbit(float64(a)*float64(b)) && math.Signbit(float64(c)) {
+		return float32(math.Copysign(0, -1)) // −0 + −0
+	}
+	return f
 }
