@@ -112,88 +112,89 @@ func (g convGeom) winogradFits() bool {
 		g.OH%4 == 0 && g.OW%4 == 0 && g.C >= 8
 }
 
-// winograd is one convolution geometry's Winograd kernels and buffers: an
-// op's three kernels (forward, input and filter gradient) each hold one.
-// A call holds mu: the buffers are the call's.
+// winograd is one convolution geometry's Winograd kernels: an op's three
+// kernels (forward, input and filter gradient) each hold one. A call holds
+// mu: the fields below it are the call's.
 type winograd struct {
-	g          convGeom
-	tw, tiles  int // tiles per image: columns, all
-	cols       int // columns of the products for a full group: 4·tiles·16
-	fcPad      int // F·C rounded up to whole vectors
-	mu         sync.Mutex
-	buf        []float32 // the call's buffers, from wgScratch:
-	u, du, wt  []float32 // transformed filters (or their gradient), 64 of F×C; filters image-innermost
-	v, m       []float32 // the products' operands: 64 of C×cols, 64 of F×cols
-	x, w, b, y []float32 // the call's arguments
-	dy         []float32
-	act        Activation
-	n0, cnt    int     // the group of images
-	beta       float32 // 0 for the first group's filter gradient, then 1
-	back       bool    // filterChunk's direction
-	bodies     [7]func(chunk, lo, hi int)
+	g                     convGeom
+	tw, tiles             int // tiles per image: columns, all
+	cols                  int // columns of a chunk's products: a vector per tile
+	fcPad                 int // F·C rounded up to whole vectors
+	mu                    sync.Mutex
+	buf                   []float32 // the call's buffers, from wgScratch:
+	u, du, wt             []float32 // transformed filters (or their gradient), 64 of F×C; filters image-innermost
+	parts                 []float32 // the filter gradient's: du, then a partial du per chunk of a group
+	x, w, b               []float32 // the call's arguments
+	y, dy, dx             []float32
+	act                   Activation
+	n0, cnt               int  // the group of images
+	pass                  int  // what chunk computes: wgForward, wgInputGrad or wgFilterGrad
+	back                  bool // filterChunk's direction
+	filterBody, chunkBody func(chunk, lo, hi int)
 }
 
-// The loops' bodies, in winograd.bodies.
+// The passes.
 const (
-	wgFilterBody = iota
-	wgInputBody
-	wgForwardProducts
-	wgOutputBody
-	wgGradInBody
-	wgInputGradProducts
-	wgFilterGradProducts
+	wgForward = iota
+	wgInputGrad
+	wgFilterGrad
 )
 
 func newWinograd(g convGeom) *winograd {
 	k := &winograd{g: g, tw: g.OW / 4, tiles: g.OH / 4 * g.OW / 4}
-	k.cols = wgGroup / wgLanes * k.tiles * wgLanes
+	k.cols = k.tiles * wgLanes
 	k.fcPad = (g.F*g.C + wgLanes - 1) / wgLanes * wgLanes
-	k.bodies = [...]func(int, int, int){k.filterChunk, k.inputChunk, k.forwardProducts, k.outputChunk,
-		k.gradInChunk, k.inputGradProducts, k.filterGradProducts}
+	k.filterBody, k.chunkBody = k.filterChunk, k.chunk
 	return k
 }
 
 // wgScratch holds the Winograd kernels' buffers between calls, shared by
 // all of them: the kernels of a training step run one after another and so
 // find the same buffers, still in the cache. (With a set of buffers per
-// kernel, LeNet's step touched three times the memory.) wgLaneBufs holds
-// the chunks' image-innermost copies, a size apart from wgScratch's.
-var wgScratch, wgLaneBufs convWorkspace
+// kernel, LeNet's step touched three times the memory.) wgChunkBufs holds
+// the chunks' buffers, a size apart from wgScratch's.
+var wgScratch, wgChunkBufs convWorkspace
 
 // take carves the call's buffers out of one from wgScratch; give returns it.
 func (k *winograd) take() {
-	g, p := k.g, k.fcPad
-	sizes := [...]int{wgMats * p, wgMats * p, 25 * p, wgMats * g.C * k.cols, wgMats * g.F * k.cols}
+	p := k.fcPad
+	sizes := [...]int{wgMats * p, wgMats * p, 25 * p, (1 + wgGroup/wgLanes) * wgMats * p}
 	total := 0
 	for _, n := range sizes {
 		total += n
 	}
 	k.buf = getBuf[float32](&wgScratch, total)
 	rest := k.buf
-	for i, dst := range [...]*[]float32{&k.u, &k.du, &k.wt, &k.v, &k.m} {
+	for i, dst := range [...]*[]float32{&k.u, &k.du, &k.wt, &k.parts} {
 		*dst, rest = rest[:sizes[i]:sizes[i]], rest[sizes[i]:]
 	}
 }
 
 func (k *winograd) give() {
 	putBuf(&wgScratch, k.buf)
-	k.buf, k.u, k.du, k.wt, k.v, k.m = nil, nil, nil, nil, nil, nil
+	k.buf, k.u, k.du, k.wt, k.parts = nil, nil, nil, nil, nil
 }
 
-// groups runs the phases (bodies) of each group of images in turn.
-func (k *winograd) groups(phases ...int) {
+// run runs pass on the groups of images in turn, the chunks of each on
+// every core. The filter gradient adds the chunks' partial sums, in order.
+func (k *winograd) run(pass int) {
+	k.pass = pass
+	mats := wgMats * k.fcPad
 	for k.n0 = 0; k.n0 < k.g.N; k.n0 += wgGroup {
 		k.cnt = min(wgGroup, k.g.N-k.n0)
 		chunks := (k.cnt + wgLanes - 1) / wgLanes
-		for _, p := range phases {
-			switch p {
-			case wgForwardProducts, wgInputGradProducts, wgFilterGradProducts:
-				par.For(wgMats, 1, k.bodies[p])
-			default:
-				par.For(chunks, 1, k.bodies[p])
-			}
+		par.For(chunks, 1, k.chunkBody)
+		if pass != wgFilterGrad {
+			continue
 		}
-		k.beta = 1
+		// du = (((du + part 0) + part 1) + …): the sum over all chunks,
+		// in order, whatever the groups.
+		if k.n0 == 0 {
+			sumParts(k.du, k.parts[mats:], chunks)
+		} else {
+			copy(k.parts, k.du)
+			sumParts(k.du, k.parts, 1+chunks)
+		}
 	}
 }
 
@@ -205,7 +206,7 @@ func (k *winograd) forward(x, w, b, y []float32, act Activation) {
 	defer k.give()
 	k.x, k.w, k.b, k.y, k.act = x, w, b, y, act
 	k.transformFilters()
-	k.groups(wgInputBody, wgForwardProducts, wgOutputBody)
+	k.run(wgForward)
 	k.x, k.w, k.b, k.y = nil, nil, nil, nil
 }
 
@@ -215,10 +216,10 @@ func (k *winograd) inputGrad(w, dy, dx []float32) {
 	defer k.mu.Unlock()
 	k.take()
 	defer k.give()
-	k.w, k.dy, k.x = w, dy, dx
+	k.w, k.dy, k.dx = w, dy, dx
 	k.transformFilters()
-	k.groups(wgGradInBody, wgInputGradProducts, wgOutputBody)
-	k.w, k.dy, k.x = nil, nil, nil
+	k.run(wgInputGrad)
+	k.w, k.dy, k.dx = nil, nil, nil
 }
 
 // filterGrad sets dw from x and dy.
@@ -227,10 +228,10 @@ func (k *winograd) filterGrad(x, dy, dw []float32) {
 	defer k.mu.Unlock()
 	k.take()
 	defer k.give()
-	k.x, k.dy, k.beta = x, dy, 0
-	k.groups(wgInputBody, wgGradInBody, wgFilterGradProducts)
+	k.x, k.dy = x, dy
+	k.run(wgFilterGrad)
 	k.back = true
-	par.For(k.fcPad/wgLanes, 4, k.bodies[wgFilterBody])
+	par.For(k.fcPad/wgLanes, 4, k.filterBody)
 	k.back = false
 	fc := k.g.F * k.g.C
 	for i := 0; i < fc; i++ {
@@ -249,7 +250,7 @@ func (k *winograd) transformFilters() {
 			k.wt[j*k.fcPad+i] = k.w[i*25+j]
 		}
 	}
-	par.For(k.fcPad/wgLanes, 4, k.bodies[wgFilterBody])
+	par.For(k.fcPad/wgLanes, 4, k.filterBody)
 }
 
 // filterChunk transforms the filters of vectors lo..hi−1 of (filter,
@@ -268,50 +269,41 @@ func (k *winograd) filterChunk(_, lo, hi int) {
 	}
 }
 
-// lanes returns chunk c's first image and its number of images.
-func (k *winograd) lanes(c int) (n, cnt int) {
-	n = k.n0 + c*wgLanes
-	return n, min(wgLanes, k.n0+k.cnt-n)
-}
-
-// inputChunk sets v = Bᵀ d B for the tiles of chunk c's images of x.
-func (k *winograd) inputChunk(c, _, _ int) {
+// chunk runs the pass on chunk c of the group: its tiles transformed, the
+// 64 products of its columns, and the transform back, on one core, in a
+// buffer of its own (a few hundred kilobytes: the core's cache). The
+// products' operands are 64 matrices of C (v) and F (m) rows with the
+// chunk's columns, interleaved: matrix i's row r at (64r + i)·cols.
+func (k *winograd) chunk(c, _, _ int) {
 	g := k.g
-	n, cnt := k.lanes(c)
-	img := g.C * g.H * g.W
-	xt := getBuf[float32](&wgLaneBufs, k.laneBuf())
-	toLanes(xt, k.x[n*img:], cnt, img)
-	var tmp wgTmp
-	for ci := 0; ci < g.C; ci++ {
-		for t := 0; t < k.tiles; t++ {
-			ty, tx := t/k.tw, t%k.tw
-			col := (c*k.tiles + t) * wgLanes
-			// v[ξ][ν] = (Bᵀ d B)[ξ][ν]
-			wgTile(k.v[ci*wgMats*k.cols+col:], wgSide*k.cols, k.cols,
-				xt[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:], g.W*wgLanes, wgLanes, wgBT, 8, 8, wgBT, 8, 8, false, &tmp)
+	n := k.n0 + c*wgLanes
+	cnt := min(wgLanes, k.n0+k.cnt-n)
+	lanes := k.laneBuf()
+	buf := getBuf[float32](&wgChunkBufs, lanes+wgMats*(g.C+g.F)*k.cols)
+	lb, v, m := buf[:lanes], buf[lanes:lanes+wgMats*g.C*k.cols], buf[lanes+wgMats*g.C*k.cols:]
+	ld, mats := wgMats*k.cols, wgMats*k.fcPad
+	switch k.pass {
+	case wgForward:
+		k.transformIn(n, cnt, lb, v)
+		for i := 0; i < wgMats; i++ {
+			gemm(false, false, g.F, k.cols, g.C, 1, k.u[i*k.fcPad:], g.C, v[i*k.cols:], ld, 0, m[i*k.cols:], ld)
+		}
+		k.transformOut(n, cnt, lb, m)
+	case wgInputGrad:
+		k.transformGradIn(n, cnt, lb, m)
+		for i := 0; i < wgMats; i++ {
+			gemm(true, false, g.C, k.cols, g.F, 1, k.u[i*k.fcPad:], g.C, m[i*k.cols:], ld, 0, v[i*k.cols:], ld)
+		}
+		k.transformBack(n, cnt, lb, v)
+	default:
+		k.transformIn(n, cnt, lb, v)
+		k.transformGradIn(n, cnt, lb, m)
+		part := k.parts[(1+c)*mats : (2+c)*mats]
+		for i := 0; i < wgMats; i++ {
+			gemm(false, true, g.F, g.C, k.cols, 1, m[i*k.cols:], ld, v[i*k.cols:], ld, 0, part[i*k.fcPad:], g.C)
 		}
 	}
-	putBuf(&wgLaneBufs, xt)
-}
-
-// gradInChunk sets m = A dY Aᵀ for the tiles of chunk c's images of dy.
-func (k *winograd) gradInChunk(c, _, _ int) {
-	g := k.g
-	n, cnt := k.lanes(c)
-	img := g.F * g.OH * g.OW
-	dyt := getBuf[float32](&wgLaneBufs, k.laneBuf())
-	toLanes(dyt, k.dy[n*img:], cnt, img)
-	var tmp wgTmp
-	for f := 0; f < g.F; f++ {
-		for t := 0; t < k.tiles; t++ {
-			ty, tx := t/k.tw, t%k.tw
-			col := (c*k.tiles + t) * wgLanes
-			// m[ξ][ν] = (A dY Aᵀ)[ξ][ν]
-			wgTile(k.m[f*wgMats*k.cols+col:], wgSide*k.cols, k.cols,
-				dyt[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:], g.OW*wgLanes, wgLanes, wgA, 8, 4, wgA, 8, 4, false, &tmp)
-		}
-	}
-	putBuf(&wgLaneBufs, dyt)
+	putBuf(&wgChunkBufs, buf)
 }
 
 // laneBuf is the size of a chunk's image-innermost copy of x, dy or y.
@@ -320,78 +312,72 @@ func (k *winograd) laneBuf() int {
 	return max(g.C*g.H*g.W, g.F*g.OH*g.OW) * wgLanes
 }
 
-// forwardProducts sets m[i] = u[i]·v[i] for the products lo..hi−1.
-func (k *winograd) forwardProducts(_, lo, hi int) {
-	g, cols, ld := k.g, k.groupCols(), wgMats*k.cols
-	for i := lo; i < hi; i++ {
-		gemm(false, false, g.F, cols, g.C, 1, k.u[i*k.fcPad:], g.C, k.v[i*k.cols:], ld, 0, k.m[i*k.cols:], ld)
-	}
-}
-
-// inputGradProducts sets v[i] = u[i]ᵀ·m[i].
-func (k *winograd) inputGradProducts(_, lo, hi int) {
-	g, cols, ld := k.g, k.groupCols(), wgMats*k.cols
-	for i := lo; i < hi; i++ {
-		gemm(true, false, g.C, cols, g.F, 1, k.u[i*k.fcPad:], g.C, k.m[i*k.cols:], ld, 0, k.v[i*k.cols:], ld)
-	}
-}
-
-// filterGradProducts adds m[i]·v[i]ᵀ to du[i] (sets it, for the first
-// group).
-func (k *winograd) filterGradProducts(_, lo, hi int) {
-	g, cols, ld := k.g, k.groupCols(), wgMats*k.cols
-	for i := lo; i < hi; i++ {
-		gemm(false, true, g.F, g.C, cols, 1, k.m[i*k.cols:], ld, k.v[i*k.cols:], ld, k.beta, k.du[i*k.fcPad:], g.C)
-	}
-}
-
-// groupCols is the number of columns of the group's products.
-func (k *winograd) groupCols() int {
-	return (k.cnt + wgLanes - 1) / wgLanes * k.tiles * wgLanes
-}
-
-// outputChunk transforms chunk c's tiles back: y = Aᵀ m A (with bias and
-// activation) in the forward pass, where k.y is set; dx = B v Bᵀ, added
-// over the overlapping tiles, in the input gradient, into k.x.
-func (k *winograd) outputChunk(c, _, _ int) {
+// transformIn sets v = Bᵀ d B for the tiles of the cnt images of x from n.
+func (k *winograd) transformIn(n, cnt int, xt, v []float32) {
 	g := k.g
-	n, cnt := k.lanes(c)
-	out := getBuf[float32](&wgLaneBufs, k.laneBuf())
-	var tmp wgTmp
-	if k.y != nil {
-		for f := 0; f < g.F; f++ {
-			for t := 0; t < k.tiles; t++ {
-				ty, tx := t/k.tw, t%k.tw
-				col := (c*k.tiles + t) * wgLanes
-				// y[i][j] = (Aᵀ m A)[i][j]
-				wgTile(out[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:], g.OW*wgLanes, wgLanes,
-					k.m[f*wgMats*k.cols+col:], wgSide*k.cols, k.cols, wgAT, 4, 8, wgAT, 4, 8, false, &tmp)
-			}
-		}
-		img := g.F * g.OH * g.OW
-		fromLanes(k.y[n*img:], out, cnt, img)
-		P := g.OH * g.OW
-		for i := n; i < n+cnt; i++ {
-			for f := 0; f < g.F; f++ {
-				biasAct(k.y[(i*g.F+f)*P:(i*g.F+f+1)*P], k.b, f, k.act)
-			}
-		}
-		putBuf(&wgLaneBufs, out)
-		return
-	}
 	img := g.C * g.H * g.W
-	clear(out[:img*wgLanes])
+	toLanes(xt, k.x[n*img:], cnt, img)
+	var tmp wgTmp
 	for ci := 0; ci < g.C; ci++ {
 		for t := 0; t < k.tiles; t++ {
 			ty, tx := t/k.tw, t%k.tw
-			col := (c*k.tiles + t) * wgLanes
-			// dx[y][x] += (B v Bᵀ)[y][x]
-			wgTile(out[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:], g.W*wgLanes, wgLanes,
-				k.v[ci*wgMats*k.cols+col:], wgSide*k.cols, k.cols, wgB, 8, 8, wgB, 8, 8, true, &tmp)
+			wgTile(v[ci*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols,
+				xt[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:], g.W*wgLanes, wgLanes, wgBT, 8, 8, wgBT, 8, 8, false, &tmp)
 		}
 	}
-	fromLanes(k.x[n*img:], out, cnt, img)
-	putBuf(&wgLaneBufs, out)
+}
+
+// transformGradIn sets m = A dY Aᵀ for the tiles of the cnt images of dy
+// from n.
+func (k *winograd) transformGradIn(n, cnt int, dyt, m []float32) {
+	g := k.g
+	img := g.F * g.OH * g.OW
+	toLanes(dyt, k.dy[n*img:], cnt, img)
+	var tmp wgTmp
+	for f := 0; f < g.F; f++ {
+		for t := 0; t < k.tiles; t++ {
+			ty, tx := t/k.tw, t%k.tw
+			wgTile(m[f*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols,
+				dyt[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:], g.OW*wgLanes, wgLanes, wgA, 8, 4, wgA, 8, 4, false, &tmp)
+		}
+	}
+}
+
+// transformOut sets y = act(Aᵀ m A + b) for the cnt images from n.
+func (k *winograd) transformOut(n, cnt int, out, m []float32) {
+	g := k.g
+	var tmp wgTmp
+	for f := 0; f < g.F; f++ {
+		for t := 0; t < k.tiles; t++ {
+			ty, tx := t/k.tw, t%k.tw
+			wgTile(out[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:], g.OW*wgLanes, wgLanes,
+				m[f*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols, wgAT, 4, 8, wgAT, 4, 8, false, &tmp)
+		}
+	}
+	img, P := g.F*g.OH*g.OW, g.OH*g.OW
+	fromLanes(k.y[n*img:], out, cnt, img)
+	for i := n; i < n+cnt; i++ {
+		for f := 0; f < g.F; f++ {
+			biasAct(k.y[(i*g.F+f)*P:(i*g.F+f+1)*P], k.b, f, k.act)
+		}
+	}
+}
+
+// transformBack sets dx = B v Bᵀ, added over the overlapping tiles, for
+// the cnt images from n.
+func (k *winograd) transformBack(n, cnt int, out, v []float32) {
+	g := k.g
+	img := g.C * g.H * g.W
+	clear(out[:img*wgLanes])
+	var tmp wgTmp
+	for ci := 0; ci < g.C; ci++ {
+		for t := 0; t < k.tiles; t++ {
+			ty, tx := t/k.tw, t%k.tw
+			wgTile(out[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:], g.W*wgLanes, wgLanes,
+				v[ci*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols, wgB, 8, 8, wgB, 8, 8, true, &tmp)
+		}
+	}
+	fromLanes(k.dx[n*img:], out, cnt, img)
 }
 
 // toLanesGo copies n ≤ 16 images of img floats each from src into dst
