@@ -614,6 +614,7 @@ func (tc torchConvMoreCase) window() ops.Window {
 // PyTorch's conv2d, conv_transpose2d, interpolate and adaptive_avg_pool2d,
 // in float64 and float32.
 func TestConvMoreMatchesPyTorch(t *testing.T) {
+	defer ops.WinogradFromBatch(1)() // its Conv2D case, of 3 images
 	raw, err := os.ReadFile("testdata/torch_ref_conv.json")
 	if err != nil {
 		t.Fatal(err)

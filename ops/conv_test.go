@@ -407,6 +407,7 @@ func TestConv2DGradientOpsMatchReference(t *testing.T) {
 // to 16, and Winograd's for LeNet's second convolution) and compares them
 // with the float64 reference of the same data.
 func TestConv2DFloat32MatchesFloat64(t *testing.T) {
+	defer ops.WinogradFromBatch(1)()
 	rng := rand.New(rand.NewPCG(19, 20))
 	var cases []convCase
 	for len(cases) < 40 {

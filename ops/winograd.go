@@ -103,14 +103,22 @@ var winogradOn, wgAsm = true, true
 
 // winogradFits reports whether the Winograd kernels compute the float32
 // convolution of geometry g: 5×5 filters, stride 1, no dilation or
-// padding, output sides multiples of 4, and at least 8 input channels
-// (the products must outweigh the transforms: LeNet's first convolution,
-// of one channel, keeps im2col), on machines with AVX-512.
+// padding, output sides multiples of 4, at least 8 input channels (the
+// products must outweigh the transforms: LeNet's first convolution, of one
+// channel, keeps im2col) and batches of at least 32 images, a chunk of 16
+// for each core (a chunk costs the same however few images it holds: LeNet
+// predicted one image in 0.25–0.30 ms with Winograd's kernels, against
+// 0.064–0.068 ms with im2col's), on machines with AVX-512. So a batch of
+// fewer images rounds differently from a batch of more (by about 1e-5 of
+// the largest value: see TestWinogradMatchesDirect).
 func (g convGeom) winogradFits() bool {
 	return winogradOn && haveRowsAsm && g.KH == 5 && g.KW == 5 && g.SH == 1 && g.SW == 1 &&
 		g.PH == 0 && g.PW == 0 && g.DH <= 1 && g.DW <= 1 &&
-		g.OH%4 == 0 && g.OW%4 == 0 && g.C >= 8
+		g.OH%4 == 0 && g.OW%4 == 0 && g.C >= 8 && g.N >= wgMinBatch
 }
+
+// wgMinBatch is the smallest batch winogradFits takes; tests lower it.
+var wgMinBatch = 2 * wgLanes
 
 // winograd is one convolution geometry's Winograd kernels: an op's three
 // kernels (forward, input and filter gradient) each hold one. A call holds
