@@ -54,10 +54,10 @@ func TestSameParamsAnyGOMAXPROCS(t *testing.T) {
 func trainLeNetLike(t *testing.T, opt train.Optimizer) map[string][]float32 {
 	t.Helper()
 	model, err := graph.Sequential{
-		graph.Conv2D{Maps: 6, Window: ops.Kernel(5, 5)}, // 1×28×28 → 6×24×24
+		graph.Conv2D{Maps: 8, Window: ops.Kernel(5, 5)}, // 1×28×28 → 8×24×24
 		graph.ReLU{},
-		graph.MaxPool2D{Window: ops.Square(2, 2, 0)},     // → 6×12×12
-		graph.Conv2D{Maps: 16, Window: ops.Kernel(5, 5)}, // → 16×8×8
+		graph.MaxPool2D{Window: ops.Square(2, 2, 0)},     // → 8×12×12
+		graph.Conv2D{Maps: 16, Window: ops.Kernel(5, 5)}, // → 16×8×8, Winograd's kernels (8 channels, batch 32)
 		graph.ReLU{},
 		graph.MaxPool2D{Window: ops.Square(2, 2, 0)}, // → 16×4×4
 		graph.Flatten{},
