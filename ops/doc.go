@@ -1,7 +1,10 @@
 // Package ops holds Retina's own Gorgonia operations, each with its
 // gradient expressed as further ops:
 //
-//   - convolution: Conv2D (fused bias and activation), ConvGrouped
+//   - convolution: Conv2D (fused bias and activation; unrolled chunks of
+//     images and matrix multiplies, or, for float32 5×5 filters of stride
+//     1 without padding over at least 8 channels in batches of at least
+//     32, Winograd's F(4×4, 5×5), which rounds differently), ConvGrouped
 //     (dilation, groups, depthwise), ConvTranspose2D;
 //   - pooling and resampling: MaxPool2D (MaxPool2DReLU: of ReLU(x), in one
 //     pass), AvgPool2D, GlobalAvgPool2D, Upsample2D (nearest);
