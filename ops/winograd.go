@@ -323,30 +323,29 @@ func (k *winograd) laneBuf() int {
 // transformIn sets v = Bᵀ d B for the tiles of the cnt images of x from n.
 func (k *winograd) transformIn(n, cnt int, xt, v []float32) {
 	g := k.g
-	img := g.C * g.H * g.W
-	toLanes(xt, k.x[n*img:], cnt, img)
-	var tmp wgTmp
-	for ci := 0; ci < g.C; ci++ {
-		for t := 0; t < k.tiles; t++ {
-			ty, tx := t/k.tw, t%k.tw
-			wgTile(v[ci*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols,
-				xt[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:], g.W*wgLanes, wgLanes, wgBT, 8, 8, wgBT, 8, 8, false, &tmp)
-		}
-	}
+	k.transformTiles(v, xt, k.x, n, cnt, g.C, g.H, g.W, wgBT, 8)
 }
 
 // transformGradIn sets m = A dY Aᵀ for the tiles of the cnt images of dy
 // from n.
 func (k *winograd) transformGradIn(n, cnt int, dyt, m []float32) {
 	g := k.g
-	img := g.F * g.OH * g.OW
-	toLanes(dyt, k.dy[n*img:], cnt, img)
+	k.transformTiles(m, dyt, k.dy, n, cnt, g.F, g.OH, g.OW, wgA, 4)
+}
+
+// transformTiles copies the cnt images from n of src, planes of h×w, into
+// lanes (image innermost) and sets the 8×8 transforms L·d·Lᵀ of their
+// tiles (d of c×c: 8×8 input tiles or 4×4 output ones) into dst's 64
+// matrices, plane p's in row p of each.
+func (k *winograd) transformTiles(dst, lanes, src []float32, n, cnt, planes, h, w int, l []float32, c int) {
+	img := planes * h * w
+	toLanes(lanes, src[n*img:], cnt, img)
 	var tmp wgTmp
-	for f := 0; f < g.F; f++ {
+	for p := 0; p < planes; p++ {
 		for t := 0; t < k.tiles; t++ {
 			ty, tx := t/k.tw, t%k.tw
-			wgTile(m[f*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols,
-				dyt[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:], g.OW*wgLanes, wgLanes, wgA, 8, 4, wgA, 8, 4, false, &tmp)
+			wgTile(dst[p*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols,
+				lanes[((p*h+4*ty)*w+4*tx)*wgLanes:], w*wgLanes, wgLanes, l, 8, c, l, 8, c, false, &tmp)
 		}
 	}
 }
