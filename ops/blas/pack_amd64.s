@@ -296,7 +296,7 @@ tp8loop:
 	JZ tp8partial
 
 tp8full:
-	// 256 bytes (8 columns groups) ahead in each of the 8 rows: up to 32
+	// 256 bytes (8 column groups) ahead in each of the 8 rows: up to 32
 	// rows are read side by side, more streams than the hardware
 	// prefetchers follow (see packPanelsAVX512).
 	PREFETCHT0 256(R15)
