@@ -40,9 +40,9 @@ const maxBatchValues = 1 << 32
 // padded with zeros. With Retina's pure-Go matrix multiply (the default
 // backend) each sample's outputs depend on that sample alone: padding and
 // splitting give the same bits as any other grouping at the same batch
-// size. Another batch size may round differently: 5×5 convolutions over 8
-// channels or more (LeNet's second) run Winograd's kernels in batches of
-// 32 samples and more (see package ops). OpenBLAS may round a sample's
+// size. Another batch size may round differently: some convolutions
+// (LeNet's second; see ops.Conv2D's package doc) run Winograd's kernels in
+// batches of 32 samples and more. OpenBLAS may round a sample's
 // outputs differently, in the last bits, with its row in the batch. A call costs a full batch however few
 // samples it has: build the Predictor for the batch size you call it with
 // (1 for one image at a time).
