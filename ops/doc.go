@@ -3,8 +3,9 @@
 //
 //   - convolution: Conv2D (fused bias and activation; unrolled chunks of
 //     images and matrix multiplies, or, for float32 5×5 filters of stride
-//     1 without padding over at least 8 channels in batches of at least
-//     32, Winograd's F(4×4, 5×5), which rounds differently), ConvGrouped
+//     1 without padding over at least 8 channels, output sides multiples
+//     of 4 and batches of at least 32, on AVX-512, Winograd's F(4×4, 5×5),
+//     which rounds differently), ConvGrouped
 //     (dilation, groups, depthwise), ConvTranspose2D;
 //   - pooling and resampling: MaxPool2D (MaxPool2DReLU: of ReLU(x), in one
 //     pass), AvgPool2D, GlobalAvgPool2D, Upsample2D (nearest);
