@@ -21,6 +21,9 @@ func wgTile(dst []float32, dRow, dCol int, src []float32, sRow, sCol int, l []fl
 }
 
 //go:noescape
+func wgTransposeAsm(dst unsafe.Pointer, dstStride int, src unsafe.Pointer, srcStride int, blocks, dstStep, srcStep int)
+
+//go:noescape
 func wgGatherAsm(dst, src unsafe.Pointer, n int, idx *[16]int32, mask uint16, step int)
 
 // toLanes copies n ≤ 16 images of img floats each from src into dst with
@@ -32,6 +35,10 @@ func toLanes(dst, src []float32, n, img int) {
 	}
 	_ = dst[img*wgLanes-1]
 	_ = src[n*img-1]
+	if n == wgLanes && img%wgLanes == 0 { // whole 16×16 blocks
+		wgTransposeAsm(unsafe.Pointer(&dst[0]), 4*wgLanes, unsafe.Pointer(&src[0]), 4*img, img/wgLanes, 4*wgLanes*wgLanes, 4*wgLanes)
+		return
+	}
 	var idx [wgLanes]int32
 	for l := range idx {
 		idx[l] = int32(min(l, n-1) * img)
@@ -47,6 +54,10 @@ func fromLanes(dst, src []float32, n, img int) {
 	}
 	_ = src[img*wgLanes-1]
 	_ = dst[n*img-1]
+	if n == wgLanes {
+		wgTransposeAsm(unsafe.Pointer(&dst[0]), 4*img, unsafe.Pointer(&src[0]), 4*wgLanes, img/wgLanes, 4*wgLanes, 4*wgLanes*wgLanes)
+		return
+	}
 	var idx [wgLanes]int32
 	for i := range idx {
 		idx[i] = int32(i * wgLanes)

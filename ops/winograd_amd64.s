@@ -170,3 +170,140 @@ tnext:
 tdone:
 	VZEROUPPER
 	RET
+
+// LOAD16 loads the 16 rows of a block, row r at (SI) + r·R8 (rows 8–15
+// from DX = SI + 8·R8), into Z0–Z15.
+#define LOAD16 \
+	VMOVUPS (SI), Z0; \
+	VMOVUPS (SI)(R8*1), Z1; \
+	VMOVUPS (SI)(R8*2), Z2; \
+	VMOVUPS (SI)(R9*1), Z3; \
+	VMOVUPS (SI)(R8*4), Z4; \
+	VMOVUPS (SI)(R10*1), Z5; \
+	VMOVUPS (SI)(R9*2), Z6; \
+	VMOVUPS (SI)(R11*1), Z7; \
+	VMOVUPS (DX), Z8; \
+	VMOVUPS (DX)(R8*1), Z9; \
+	VMOVUPS (DX)(R8*2), Z10; \
+	VMOVUPS (DX)(R9*1), Z11; \
+	VMOVUPS (DX)(R8*4), Z12; \
+	VMOVUPS (DX)(R10*1), Z13; \
+	VMOVUPS (DX)(R9*2), Z14; \
+	VMOVUPS (DX)(R11*1), Z15
+
+// func wgTransposeAsm(dst unsafe.Pointer, dstStride int, src unsafe.Pointer, srcStride int, blocks, dstStep, srcStep int)
+//
+// Transposes blocks 16×16 blocks of floats: row r of a block (16 floats at
+// src + r·srcStride) becomes its column r (the floats at dst + c·dstStride
+// + 4r); each block starts srcStep bytes after the previous one in src and
+// dstStep bytes after it in dst. Strides and steps are in bytes.
+TEXT ·wgTransposeAsm(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), BX
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R8
+	MOVQ blocks+32(FP), CX
+	LEAQ (R8)(R8*2), R9   // 3 rows
+	LEAQ (R8)(R8*4), R10  // 5 rows
+	LEAQ (R9)(R8*4), R11  // 7 rows
+	LEAQ (BX)(BX*2), R12  // 3 rows of dst
+	LEAQ (BX)(BX*4), R13  // 5
+	LEAQ (R12)(BX*4), R14 // 7
+	TESTQ CX, CX
+	JEQ trDone
+trBlock:
+	LEAQ (SI)(R8*8), DX
+	LOAD16
+	// 32-bit interleaves within 128-bit lanes.
+	VUNPCKLPS Z1, Z0, Z16
+	VUNPCKHPS Z1, Z0, Z17
+	VUNPCKLPS Z3, Z2, Z18
+	VUNPCKHPS Z3, Z2, Z19
+	VUNPCKLPS Z5, Z4, Z20
+	VUNPCKHPS Z5, Z4, Z21
+	VUNPCKLPS Z7, Z6, Z22
+	VUNPCKHPS Z7, Z6, Z23
+	VUNPCKLPS Z9, Z8, Z24
+	VUNPCKHPS Z9, Z8, Z25
+	VUNPCKLPS Z11, Z10, Z26
+	VUNPCKHPS Z11, Z10, Z27
+	VUNPCKLPS Z13, Z12, Z28
+	VUNPCKHPS Z13, Z12, Z29
+	VUNPCKLPS Z15, Z14, Z30
+	VUNPCKHPS Z15, Z14, Z31
+	// 64-bit interleaves: Z0–Z3 hold columns 4k..4k+3 of rows 0–3 in
+	// lane k, Z4–Z7 those of rows 4–7, and so on.
+	VUNPCKLPD Z18, Z16, Z0
+	VUNPCKHPD Z18, Z16, Z1
+	VUNPCKLPD Z19, Z17, Z2
+	VUNPCKHPD Z19, Z17, Z3
+	VUNPCKLPD Z22, Z20, Z4
+	VUNPCKHPD Z22, Z20, Z5
+	VUNPCKLPD Z23, Z21, Z6
+	VUNPCKHPD Z23, Z21, Z7
+	VUNPCKLPD Z26, Z24, Z8
+	VUNPCKHPD Z26, Z24, Z9
+	VUNPCKLPD Z27, Z25, Z10
+	VUNPCKHPD Z27, Z25, Z11
+	VUNPCKLPD Z30, Z28, Z12
+	VUNPCKHPD Z30, Z28, Z13
+	VUNPCKLPD Z31, Z29, Z14
+	VUNPCKHPD Z31, Z29, Z15
+	// 128-bit lanes: rows 0–7 (Z16–Z23), then 8–15 (Z24–Z31).
+	VSHUFF32X4 $0x88, Z4, Z0, Z16
+	VSHUFF32X4 $0xDD, Z4, Z0, Z20
+	VSHUFF32X4 $0x88, Z5, Z1, Z17
+	VSHUFF32X4 $0xDD, Z5, Z1, Z21
+	VSHUFF32X4 $0x88, Z6, Z2, Z18
+	VSHUFF32X4 $0xDD, Z6, Z2, Z22
+	VSHUFF32X4 $0x88, Z7, Z3, Z19
+	VSHUFF32X4 $0xDD, Z7, Z3, Z23
+	VSHUFF32X4 $0x88, Z12, Z8, Z24
+	VSHUFF32X4 $0xDD, Z12, Z8, Z28
+	VSHUFF32X4 $0x88, Z13, Z9, Z25
+	VSHUFF32X4 $0xDD, Z13, Z9, Z29
+	VSHUFF32X4 $0x88, Z14, Z10, Z26
+	VSHUFF32X4 $0xDD, Z14, Z10, Z30
+	VSHUFF32X4 $0x88, Z15, Z11, Z27
+	VSHUFF32X4 $0xDD, Z15, Z11, Z31
+	// Columns: c and c+8 from Z16+c' and Z24+c'.
+	VSHUFF32X4 $0x88, Z24, Z16, Z0  // column 0
+	VSHUFF32X4 $0xDD, Z24, Z16, Z8  // 8
+	VSHUFF32X4 $0x88, Z25, Z17, Z1  // 1
+	VSHUFF32X4 $0xDD, Z25, Z17, Z9  // 9
+	VSHUFF32X4 $0x88, Z26, Z18, Z2  // 2
+	VSHUFF32X4 $0xDD, Z26, Z18, Z10 // 10
+	VSHUFF32X4 $0x88, Z27, Z19, Z3  // 3
+	VSHUFF32X4 $0xDD, Z27, Z19, Z11 // 11
+	VSHUFF32X4 $0x88, Z28, Z20, Z4  // 4
+	VSHUFF32X4 $0xDD, Z28, Z20, Z12 // 12
+	VSHUFF32X4 $0x88, Z29, Z21, Z5  // 5
+	VSHUFF32X4 $0xDD, Z29, Z21, Z13 // 13
+	VSHUFF32X4 $0x88, Z30, Z22, Z6  // 6
+	VSHUFF32X4 $0xDD, Z30, Z22, Z14 // 14
+	VSHUFF32X4 $0x88, Z31, Z23, Z7  // 7
+	VSHUFF32X4 $0xDD, Z31, Z23, Z15 // 15
+	LEAQ (DI)(BX*8), DX
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, (DI)(BX*1)
+	VMOVUPS Z2, (DI)(BX*2)
+	VMOVUPS Z3, (DI)(R12*1)
+	VMOVUPS Z4, (DI)(BX*4)
+	VMOVUPS Z5, (DI)(R13*1)
+	VMOVUPS Z6, (DI)(R12*2)
+	VMOVUPS Z7, (DI)(R14*1)
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, (DX)(BX*1)
+	VMOVUPS Z10, (DX)(BX*2)
+	VMOVUPS Z11, (DX)(R12*1)
+	VMOVUPS Z12, (DX)(BX*4)
+	VMOVUPS Z13, (DX)(R13*1)
+	VMOVUPS Z14, (DX)(R12*2)
+	VMOVUPS Z15, (DX)(R14*1)
+	ADDQ srcStep+48(FP), SI
+	ADDQ dstStep+40(FP), DI
+	DECQ CX
+	JNE trBlock
+trDone:
+	VZEROUPPER
+	RET
