@@ -4,14 +4,17 @@
 
 package ops
 
+import "unsafe"
+
 // The tile kernels of gconv_amd64.s: gconvCorrF<f>R<r> computes f filters
 // by r rows (see gconvCorrArgs), gconvDotF<f>T<t> the gradients of f
 // filters by t taps (see gconvDotArgs), gconvDotPF<f>R<r>K<k> those of f
 // filters by r kernel rows of k taps, by permutes of one source row,
 // gconvBcastR<r>K<k> those of 16 filters by r kernel rows of k taps
 // (see gconvBcastArgs), gconvTransposeAsm transposes 16 planes (see
-// gconvTransposeArgs), and im2rowFlatAsm is Conv2D's transposed flat
-// im2col (see im2rowAsm).
+// gconvTransposeArgs), im2rowFlatAsm is Conv2D's transposed flat
+// im2col (see im2rowAsm), and wgTransposeAsm transposes 16×16 blocks
+// between strided rows for Winograd's kernels (see winograd_amd64.go).
 
 //go:noescape
 func gconvBcastR1K1(a *gconvBcastArgs)
@@ -69,6 +72,9 @@ func gconvBcastR6K3(a *gconvBcastArgs)
 
 //go:noescape
 func gconvTransposeAsm(a *gconvTransposeArgs)
+
+//go:noescape
+func wgTransposeAsm(dst unsafe.Pointer, dstStride int, src unsafe.Pointer, srcStride int, blocks, dstStep, srcStep int)
 
 //go:noescape
 func im2rowFlatAsm(a *convRowArgs)

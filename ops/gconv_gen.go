@@ -78,6 +78,8 @@ func main() {
 
 package ops
 
+import "unsafe"
+
 `)
 	var decl, corrSwitch, dotSwitch, dotPSwitch, dotPCases, bcastSwitch bytes.Buffer
 	transpose(&s)
@@ -88,7 +90,9 @@ package ops
 			fmt.Fprintf(&bcastSwitch, "\tcase %d:\n\t\tgconvBcastR%dK%d(a)\n", r*8+k, r, k)
 		}
 	}
+	wgTranspose(&s)
 	decl.WriteString("//go:noescape\nfunc gconvTransposeAsm(a *gconvTransposeArgs)\n\n")
+	decl.WriteString("//go:noescape\nfunc wgTransposeAsm(dst unsafe.Pointer, dstStride int, src unsafe.Pointer, srcStride int, blocks, dstStep, srcStep int)\n\n")
 	decl.WriteString("//go:noescape\nfunc im2rowFlatAsm(a *convRowArgs)\n\n")
 	for f := 1; f <= maxF; f++ {
 		for r := 1; r <= maxR(f); r++ {
@@ -117,8 +121,9 @@ package ops
 	d.WriteString("// filters by r kernel rows of k taps, by permutes of one source row,\n")
 	d.WriteString("// gconvBcastR<r>K<k> those of 16 filters by r kernel rows of k taps\n")
 	d.WriteString("// (see gconvBcastArgs), gconvTransposeAsm transposes 16 planes (see\n")
-	d.WriteString("// gconvTransposeArgs), and im2rowFlatAsm is Conv2D's transposed flat\n")
-	d.WriteString("// im2col (see im2rowAsm).\n\n")
+	d.WriteString("// gconvTransposeArgs), im2rowFlatAsm is Conv2D's transposed flat\n")
+	d.WriteString("// im2col (see im2rowAsm), and wgTransposeAsm transposes 16×16 blocks\n")
+	d.WriteString("// between strided rows for Winograd's kernels (see winograd_amd64.go).\n\n")
 	d.Write(decl.Bytes())
 	d.WriteString("// gconvCorrAsm runs the correlation tile kernel of f filters by r rows.\n")
 	d.WriteString("func gconvCorrAsm(a *gconvCorrArgs, f, r int) {\n\tswitch f*32 + r {\n")
@@ -586,6 +591,67 @@ func transpose16(s *bytes.Buffer) {
 		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", t(8+i), t(i), r(i))
 		p("VSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", t(8+i), t(i), r(8+i))
 	}
+}
+
+// wgTranspose writes wgTransposeAsm(dst, dstStride, src, srcStride,
+// blocks, dstStep, srcStep): for each of blocks 16×16 blocks, row r (16
+// floats at src + r·srcStride) becomes column r (lane r of the rows at dst
+// + c·dstStride); blocks start srcStep and dstStep bytes apart. Strides and
+// steps are in bytes.
+//
+// Registers: SI source block, DX its rows 8–15, DI destination block (then
+// its rows 8–15), R8 srcStride, R9–R11 3, 5 and 7 of it, BX dstStride,
+// R12–R14 3, 5 and 7 of it, CX blocks left.
+func wgTranspose(s *bytes.Buffer) {
+	p := func(format string, a ...any) { fmt.Fprintf(s, "\t"+format+"\n", a...) }
+	s.WriteString("// func wgTransposeAsm(dst unsafe.Pointer, dstStride int, src unsafe.Pointer, srcStride int, blocks, dstStep, srcStep int)\nTEXT ·wgTransposeAsm(SB), NOSPLIT, $0-56\n")
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ dstStride+8(FP), BX")
+	p("MOVQ src+16(FP), SI")
+	p("MOVQ srcStride+24(FP), R8")
+	p("MOVQ blocks+32(FP), CX")
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (R8)(R8*4), R10")
+	p("LEAQ (R9)(R8*4), R11")
+	p("LEAQ (BX)(BX*2), R12")
+	p("LEAQ (BX)(BX*4), R13")
+	p("LEAQ (R12)(BX*4), R14")
+	p("TESTQ CX, CX")
+	p("JEQ wgTranspose_done")
+	s.WriteString("wgTranspose_block:\n")
+	p("LEAQ (SI)(R8*8), DX")
+	rows := [...]string{"(%s)", "(%s)(%s*1)", "(%s)(%s*2)", "(%s)(%s*1)", "(%s)(%s*4)", "(%s)(%s*1)", "(%s)(%s*2)", "(%s)(%s*1)"}
+	addr := func(i int, base, one, three, five, seven string) string {
+		idx := [...]string{"", one, one, three, one, five, three, seven}[i]
+		if i == 0 {
+			return fmt.Sprintf(rows[0], base)
+		}
+		return fmt.Sprintf(rows[i], base, idx)
+	}
+	for i := 0; i < 16; i++ {
+		base := "SI"
+		if i >= 8 {
+			base = "DX"
+		}
+		p("VMOVUPS %s, Z%d", addr(i%8, base, "R8", "R9", "R10", "R11"), i)
+	}
+	transpose16(s)
+	p("LEAQ (DI)(BX*8), DX")
+	for i := 0; i < 16; i++ {
+		base := "DI"
+		if i >= 8 {
+			base = "DX"
+		}
+		p("VMOVUPS Z%d, %s", i, addr(i%8, base, "BX", "R12", "R13", "R14"))
+	}
+	p("ADDQ srcStep+48(FP), SI")
+	p("ADDQ dstStep+40(FP), DI")
+	p("DECQ CX")
+	p("JNE wgTranspose_block")
+	s.WriteString("wgTranspose_done:\n")
+	p("VZEROUPPER")
+	p("RET")
+	s.WriteString("\n")
 }
 
 // im2row writes im2rowFlatAsm, the transposed flat im2col of Conv2D's

@@ -21,9 +21,6 @@ func wgTile(dst []float32, dRow, dCol int, src []float32, sRow, sCol int, l []fl
 }
 
 //go:noescape
-func wgTransposeAsm(dst unsafe.Pointer, dstStride int, src unsafe.Pointer, srcStride int, blocks, dstStep, srcStep int)
-
-//go:noescape
 func wgGatherAsm(dst, src unsafe.Pointer, n int, idx *[16]int32, mask uint16, step int)
 
 // toLanes copies n ≤ 16 images of img floats each from src into dst with
