@@ -32,10 +32,11 @@ import (
 //
 // The transforms run on vectors of 16 images (wgTile): each chunk of 16
 // images is copied into a layout with the image innermost, (C, H, W, 16),
-// so that every transform is a small matrix applied to whole vectors. A
-// batch is cut into groups of up to 64 images, each transformed, multiplied
-// and transformed back in turn, so that the products' operands stay
-// within a few megabytes whatever the batch.
+// so that every transform is a small matrix applied to whole vectors, and
+// is transformed, multiplied and transformed back on one core (see chunk).
+// The filter gradient sums the chunks' partial products in order, a group
+// of up to 64 images at a time, so that its partial sums stay within a
+// megabyte or two whatever the batch.
 
 const (
 	wgLanes = 16              // images per vector
@@ -353,14 +354,7 @@ func (k *winograd) transformTiles(dst, lanes, src []float32, n, cnt, planes, h, 
 // transformOut sets y = act(Aᵀ m A + b) for the cnt images from n.
 func (k *winograd) transformOut(n, cnt int, out, m []float32) {
 	g := k.g
-	var tmp wgTmp
-	for f := 0; f < g.F; f++ {
-		for t := 0; t < k.tiles; t++ {
-			ty, tx := t/k.tw, t%k.tw
-			wgTile(out[((f*g.OH+4*ty)*g.OW+4*tx)*wgLanes:], g.OW*wgLanes, wgLanes,
-				m[f*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols, wgAT, 4, 8, wgAT, 4, 8, false, &tmp)
-		}
-	}
+	k.untransformTiles(out, m, g.F, g.OH, g.OW, wgAT, 4, false)
 	img, P := g.F*g.OH*g.OW, g.OH*g.OW
 	fromLanes(k.y[n*img:], out, cnt, img)
 	for i := n; i < n+cnt; i++ {
@@ -376,15 +370,22 @@ func (k *winograd) transformBack(n, cnt int, out, v []float32) {
 	g := k.g
 	img := g.C * g.H * g.W
 	clear(out[:img*wgLanes])
+	k.untransformTiles(out, v, g.C, g.H, g.W, wgB, 8, true)
+	fromLanes(k.dx[n*img:], out, cnt, img)
+}
+
+// untransformTiles is transformTiles' way back: the r×r tiles L·M·Lᵀ (L
+// r×8) of src's 64 matrices, plane p's from row p of each, into the
+// image-innermost planes of h×w at lanes, set or, with acc, added.
+func (k *winograd) untransformTiles(lanes, src []float32, planes, h, w int, l []float32, r int, acc bool) {
 	var tmp wgTmp
-	for ci := 0; ci < g.C; ci++ {
+	for p := 0; p < planes; p++ {
 		for t := 0; t < k.tiles; t++ {
 			ty, tx := t/k.tw, t%k.tw
-			wgTile(out[((ci*g.H+4*ty)*g.W+4*tx)*wgLanes:], g.W*wgLanes, wgLanes,
-				v[ci*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols, wgB, 8, 8, wgB, 8, 8, true, &tmp)
+			wgTile(lanes[((p*h+4*ty)*w+4*tx)*wgLanes:], w*wgLanes, wgLanes,
+				src[p*wgMats*k.cols+t*wgLanes:], wgSide*k.cols, k.cols, l, r, 8, l, r, 8, acc, &tmp)
 		}
 	}
-	fromLanes(k.dx[n*img:], out, cnt, img)
 }
 
 // toLanesGo copies n ≤ 16 images of img floats each from src into dst

@@ -32,8 +32,8 @@ func toLanes(dst, src []float32, n, img int) {
 	}
 	_ = dst[img*wgLanes-1]
 	_ = src[n*img-1]
-	if n == wgLanes && img%wgLanes == 0 { // whole 16×16 blocks
-		wgTransposeAsm(unsafe.Pointer(&dst[0]), 4*wgLanes, unsafe.Pointer(&src[0]), 4*img, img/wgLanes, 4*wgLanes*wgLanes, 4*wgLanes)
+	if n == wgLanes && img%wgLanes == 0 { // whole 16×16 blocks: ConvGrouped's plane transpose
+		gconvTransposeAsm(&gconvTransposeArgs{src: uintptr(unsafe.Pointer(&src[0])), dst: uintptr(unsafe.Pointer(&dst[0])), ps: 4 * img, full: img / wgLanes})
 		return
 	}
 	var idx [wgLanes]int32
@@ -43,7 +43,8 @@ func toLanes(dst, src []float32, n, img int) {
 	wgGatherAsm(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), img, &idx, uint16(1)<<n-1, 1)
 }
 
-// fromLanes is toLanes' inverse for the n first images.
+// fromLanes is toLanes' inverse for the n first images (wgTransposeAsm,
+// the other way round from gconvTransposeAsm).
 func fromLanes(dst, src []float32, n, img int) {
 	if !wgAsm || !haveRowsAsm || img%wgLanes != 0 {
 		fromLanesGo(dst, src, n, img)
