@@ -10,6 +10,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/retina-ml/retina/internal/exec"
 	"github.com/retina-ml/retina/ops"
 	"github.com/retina-ml/retina/ops/opcheck"
 )
@@ -346,6 +347,45 @@ func TestKernelOpsRejectBadShapes(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestLossesAllocateNothing runs each loss and its gradient, on a batch
+// large enough to split across the cores, as a training step does.
+func TestLossesAllocateNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	for _, tc := range []struct {
+		name string
+		loss func(p, t *G.Node) (*G.Node, error)
+	}{
+		{"mse", ops.MSE},
+		{"sigmoid-cross-entropy", ops.SigmoidCrossEntropy},
+		{"softmax-cross-entropy", ops.SoftmaxCrossEntropy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := G.NewGraph()
+			in := toFloat32([]*tensor.Dense{uniformDense(rng, 64, 784), oneHotDense(rng, 64, 784)})
+			nodes := bind(g, in)
+			loss, err := tc.loss(nodes[0], nodes[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			grads, err := G.Grad(loss, nodes[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := exec.Compile(g, G.Nodes{loss, grads[0]}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := allocsPerCall(20, func() {
+				if err := plan.Run(); err != nil {
+					t.Fatal(err)
+				}
+			}); a != 0 {
+				t.Errorf("%v allocations per forward and backward pass", a)
 			}
 		})
 	}

@@ -138,14 +138,50 @@ func sqDiff[T Float](p, t []T) float64 {
 	return s
 }
 
-// scaledDiff sets o = c·(p − t).
-func scaledDiff[T Float](p, t []T, c float64, o []T) {
-	ct := T(c)
-	parallelFor(len(p), ewGrain, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			o[i] = ct * (p[i] - t[i])
+// scaledDiff sets o = c·(p − t) on every core.
+func scaledDiff[T Float](p, t []T, c float64, o []T) { lossGrad(false, p, t, c, o) }
+
+// lossGrad sets o = c·(p − t), or o = c·(σ(p) − t) with sigmoid, on every
+// core. It allocates nothing (see loopPool).
+func lossGrad[T Float](sigmoid bool, p, t []T, c float64, o []T) {
+	pool := poolFor[lossGradLoop[T]](&lossGradLoops32, &lossGradLoops64)
+	l := pool.get(newLossGradLoop[T])
+	l.sigmoid, l.p, l.t, l.c, l.o = sigmoid, p, t[:len(p)], T(c), o[:len(p)]
+	parallelFor(len(p), ewGrain, l.body)
+	l.p, l.t, l.o = nil, nil, nil
+	pool.put(l)
+}
+
+// lossGradLoop is the state of lossGrad's loop.
+type lossGradLoop[T Float] struct {
+	sigmoid bool
+	p, t, o []T
+	c       T
+	body    func(chunk, lo, hi int) // run
+}
+
+var (
+	lossGradLoops32 loopPool[lossGradLoop[float32]]
+	lossGradLoops64 loopPool[lossGradLoop[float64]]
+)
+
+func newLossGradLoop[T Float]() *lossGradLoop[T] {
+	l := &lossGradLoop[T]{}
+	l.body = l.run
+	return l
+}
+
+func (l *lossGradLoop[T]) run(_, lo, hi int) {
+	p, t, o, c := l.p[lo:hi], l.t[lo:hi], l.o[lo:hi], l.c
+	if l.sigmoid {
+		for i, v := range p {
+			o[i] = c * (sigmoid(v) - t[i])
 		}
-	})
+		return
+	}
+	for i, v := range p {
+		o[i] = c * (v - t[i])
+	}
 }
 
 // SigmoidCrossEntropy returns the binary cross-entropy between sigmoid(logits)
@@ -179,11 +215,5 @@ func sigmoidCE[T Float](z, t []T) float64 {
 	return s
 }
 
-func sigmoidCEGrad[T Float](z, t []T, c float64, o []T) {
-	ct := T(c)
-	parallelFor(len(z), ewGrain, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			o[i] = ct * (sigmoid(z[i]) - t[i])
-		}
-	})
-}
+// sigmoidCEGrad sets o = c·(σ(z) − t) on every core.
+func sigmoidCEGrad[T Float](z, t []T, c float64, o []T) { lossGrad(true, z, t, c, o) }
