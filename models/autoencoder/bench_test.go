@@ -17,8 +17,17 @@ import (
 // samples/s. Data loading and graph building happen before the timer, and
 // 20 warm-up steps run first (traintest.BenchSteps). Compare with
 // bench/torch_ref.py --arch ae.
-func BenchmarkTrainStepDeepAE(b *testing.B) {
-	const batch = 64
+func BenchmarkTrainStepDeepAE(b *testing.B) { benchDeepAE(b, 64) }
+
+// BenchmarkDeepAEStepBatch256 is BenchmarkTrainStepDeepAE on batches of
+// 256: a step reads and writes the weights and Adam's moments once
+// whatever the batch (34 MB, and the 11 MB gradient), which a batch of 64
+// cannot amortise; its share of the SGEMM peak shows what the products
+// reach once that traffic weighs four times less per sample.
+func BenchmarkDeepAEStepBatch256(b *testing.B) { benchDeepAE(b, 256) }
+
+// benchDeepAE times steps of the deep autoencoder on batches of batch.
+func benchDeepAE(b *testing.B, batch int) {
 	trainImages, _, err := datasets.MNIST("")
 	if err != nil {
 		b.Fatal(err)
